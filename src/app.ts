@@ -1,0 +1,138 @@
+/**
+ * buildApp(config, deps?) -> a ready Fastify app, not listening.
+ *
+ * Cross-cutting concerns are registered in this order, each from its own file:
+ *   1. security headers (every response, errors included)
+ *   2. cross-site guard on unsafe methods (Sec-Fetch-Site / Origin)
+ *   3. session (encrypted cookie) and the facilitator state
+ *   4. body parsing (url-encoded forms only, size-limited)
+ *   5. CSRF tokens (checked per POST route, after the body is parsed)
+ *   6. rate limits (per POST route)
+ *   7. views, static files, routes (with 405 for known paths)
+ *   8. not-found and error handlers (one accessible error page)
+ */
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import type { Config } from './config.js';
+import { RosterStore, type RosterStoreOptions } from './roster/store.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
+import { registerCrossSiteGuard, registerCsrf } from './http/csrf.js';
+import { FacilitatorSessions, decorateFacilitator, registerSession } from './http/session.js';
+import { registerRateLimit } from './http/rate-limit.js';
+import { registerViews } from './http/views.js';
+import { HttpError, registerErrorHandlers } from './http/errors.js';
+import { registerRoutes } from './routes/register.js';
+import { authRoutes } from './routes/auth.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { healthRoutes } from './routes/health.js';
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+
+/** Largest request body accepted (the forms are a few hundred bytes). */
+export const BODY_LIMIT = 16 * 1024;
+
+/** Server timeouts (milliseconds), so slow or idle clients cannot hold connections forever. */
+export const TIMEOUTS = {
+  /** Time allowed to receive a request's headers. */
+  headers: 10_000,
+  /** Time allowed to receive a whole request. */
+  request: 30_000,
+  /** Time an idle keep-alive connection stays open. */
+  keepAlive: 5_000,
+  /** Time a socket may sit with no activity at all. */
+  connection: 60_000,
+} as const;
+
+/** Which methods each known path answers; any other method gets 405. */
+const ALLOWED_METHODS: Record<string, string[]> = {
+  '/': ['GET'],
+  '/register': ['GET', 'POST'],
+  '/register/success': ['GET'],
+  '/login': ['GET', 'POST'],
+  '/logout': ['POST'],
+  '/dashboard': ['GET'],
+  '/roster.json': ['GET'],
+  '/healthz': ['GET'],
+};
+const ROUTABLE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export interface AppDeps {
+  store?: RosterStore;
+  storeOptions?: Partial<RosterStoreOptions>;
+  /** The clock for facilitator sessions (ms), for tests of idle and absolute timeouts. */
+  now?: () => number;
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rosterStore: RosterStore;
+    facilitatorSessions: FacilitatorSessions;
+  }
+}
+
+function register405s(app: FastifyInstance): void {
+  for (const [url, allowed] of Object.entries(ALLOWED_METHODS)) {
+    const methods = ROUTABLE_METHODS.filter((m) => !allowed.includes(m));
+    const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : [])].join(', ');
+    app.route({
+      method: methods,
+      url,
+      handler: async () => {
+        throw new HttpError(405, 'method', { allow });
+      },
+    });
+  }
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: { level: config.logLevel } }),
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: TIMEOUTS.request,
+    keepAliveTimeout: TIMEOUTS.keepAlive,
+    connectionTimeout: TIMEOUTS.connection,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+  app.server.headersTimeout = TIMEOUTS.headers;
+
+  const store =
+    deps.store ??
+    new RosterStore({
+      path: config.rosterPath,
+      log: app.log,
+      ...deps.storeOptions,
+    });
+  const sessions = new FacilitatorSessions(config, deps.now);
+  app.decorate('config', config);
+  app.decorate('rosterStore', store);
+  app.decorate('facilitatorSessions', sessions);
+
+  await registerSecurityHeaders(app, config);
+  registerCrossSiteGuard(app);
+  await registerSession(app, config);
+  decorateFacilitator(app, sessions);
+  app.removeAllContentTypeParsers();
+  await app.register(fastifyFormbody, { bodyLimit: BODY_LIMIT });
+  await registerCsrf(app);
+  await registerRateLimit(app, config);
+  await registerViews(app);
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, list: false, dotfiles: 'deny', maxAge: 3_600_000 });
+
+  registerRoutes(app, store);
+  authRoutes(app, sessions);
+  dashboardRoutes(app, store);
+  healthRoutes(app);
+  register405s(app);
+  registerErrorHandlers(app);
+
+  app.addHook('onClose', async () => {
+    await store.close();
+  });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,54 @@
+/**
+ * Cross-site request defences for every state-changing request:
+ *
+ * 1. Fetch metadata and Origin (onRequest, before the body is read): a POST
+ *    the browser marks as cross-site (`Sec-Fetch-Site`), or, where that header
+ *    is absent, one whose `Origin` names another site, is refused with 403.
+ *    `Origin: null` alone is not a refusal; the CSRF token still decides.
+ * 2. A per-session CSRF token (@fastify/csrf-protection, field `csrf_token`),
+ *    checked in constant time by `app.csrfProtection`, which POST routes use
+ *    as a preHandler (the token is in the parsed body). A failure reaches the
+ *    error handler, which answers with the 400 page.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyCsrf from '@fastify/csrf-protection';
+import { HttpError } from './errors.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export async function registerCsrf(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/secure-session',
+    getToken: (request: FastifyRequest) => {
+      const token = (request.body as Record<string, unknown> | undefined)?.csrf_token;
+      return typeof token === 'string' ? token : '';
+    },
+  });
+}
+
+function crossSiteReason(request: FastifyRequest): string | null {
+  const fetchSite = request.headers['sec-fetch-site'];
+  if (typeof fetchSite === 'string') {
+    return fetchSite === 'same-origin' || fetchSite === 'none' ? null : `Sec-Fetch-Site: ${fetchSite}`;
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined || origin === 'null') return null;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return 'unparseable Origin';
+  }
+  return host === request.host ? null : `Origin ${origin} is not ${request.host}`;
+}
+
+export function registerCrossSiteGuard(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (SAFE_METHODS.has(request.method)) return;
+    const reason = crossSiteReason(request);
+    if (reason !== null) {
+      request.log.warn({ reason }, 'cross-site request refused');
+      throw new HttpError(403, 'cross-site');
+    }
+  });
+}

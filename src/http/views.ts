@@ -1,0 +1,171 @@
+/**
+ * Views: the nunjucks environment (autoescape on, templates compiled once at
+ * start) and the typed view models each template is fed. Templates only
+ * display what these models hold; they compute nothing.
+ */
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import fastifyView from '@fastify/view';
+import nunjucks from 'nunjucks';
+
+export const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
+const TEMPLATES = ['register', 'success', 'login', 'dashboard', 'error'] as const;
+
+export type Section = 'register' | 'login' | 'dashboard' | null;
+
+export interface ShellModel {
+  title: string;
+  hasErrors: boolean;
+  section: Section;
+  signedIn: boolean;
+  /** For the sign-out form, present on signed-in pages. */
+  csrfToken: string | null;
+  helpUrl: string | null;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface TextFieldModel {
+  id: string;
+  label: string;
+  hint: string | null;
+  value: string;
+  error: string | null;
+  describedBy: string | null;
+}
+
+export interface RadioOptionModel {
+  id: string;
+  value: string;
+  label: string;
+  hint: string | null;
+  checked: boolean;
+}
+
+export interface RadioGroupModel {
+  name: string;
+  legend: string;
+  hint: string | null;
+  error: string | null;
+  describedBy: string | null;
+  options: RadioOptionModel[];
+}
+
+export interface RegisterModel {
+  errors: FieldError[];
+  csrfToken: string;
+  handle: TextFieldModel;
+  cohort: { kind: 'choice'; group: RadioGroupModel } | { kind: 'text'; field: TextFieldModel };
+  path: RadioGroupModel;
+}
+
+export interface SuccessModel {
+  handle: string | null;
+}
+
+export interface LoginModel {
+  errors: FieldError[];
+  configured: boolean;
+  csrfToken: string;
+  next: string | null;
+  notice: string | null;
+  token: TextFieldModel;
+}
+
+export interface TimeModel {
+  iso: string;
+  text: string;
+}
+
+export interface DashboardRow {
+  handle: string;
+  cohort: string;
+  path: string;
+  provisionState: string;
+  provisionKind: string;
+  repo: string | null;
+  repoUrl: string | null;
+  status: string;
+  registered: TimeModel | null;
+  lastSignal: TimeModel | null;
+}
+
+export interface DashboardModel {
+  title: string;
+  intro: string;
+  caption: string;
+  emptyMessage: string;
+  filter: { options: Array<{ value: string; label: string; selected: boolean }> };
+  summary: Array<{ id: string; heading: string; items: Array<{ label: string; count: number }> }>;
+  rows: DashboardRow[];
+}
+
+export interface ErrorModel {
+  statusCode: number;
+  heading: string;
+  paragraphs: string[];
+  action: { href: string; label: string } | null;
+}
+
+export type Page =
+  | { template: 'register'; model: RegisterModel }
+  | { template: 'success'; model: SuccessModel }
+  | { template: 'login'; model: LoginModel }
+  | { template: 'dashboard'; model: DashboardModel }
+  | { template: 'error'; model: ErrorModel };
+
+export function describedBy(id: string, hint: string | null, error: string | null): string | null {
+  const ids = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter((x): x is string => x !== null);
+  return ids.length > 0 ? ids.join(' ') : null;
+}
+
+export function textField(id: string, label: string, hint: string | null, value: string, error: string | null): TextFieldModel {
+  return { id, label, hint, value, error, describedBy: describedBy(id, hint, error) };
+}
+
+export function radioGroup(
+  name: string,
+  legend: string,
+  hint: string | null,
+  error: string | null,
+  options: Array<{ value: string; label: string; hint: string | null }>,
+  selected: string,
+): RadioGroupModel {
+  return {
+    name,
+    legend,
+    hint,
+    error,
+    describedBy: describedBy(name, hint, error),
+    // The first radio's id is the group's name, so error links land on it.
+    options: options.map((o, i) => ({ ...o, id: i === 0 ? name : `${name}-${i + 1}`, checked: o.value === selected })),
+  };
+}
+
+export async function registerViews(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyView, {
+    engine: { nunjucks },
+    templates: VIEWS_DIR,
+    viewExt: 'njk',
+    options: {
+      autoescape: true,
+      throwOnUndefined: true,
+      trimBlocks: true,
+      lstripBlocks: true,
+      noCache: false,
+      // Compile every template now, so no request waits on (synchronous) template loading.
+      onConfigure: (env: nunjucks.Environment) => {
+        for (const name of TEMPLATES) env.getTemplate(`${name}.njk`, true);
+      },
+    },
+  });
+}
+
+/** Renders a page in the site shell with the given status. */
+export function render(reply: FastifyReply, statusCode: number, shell: ShellModel, page: Page): FastifyReply {
+  reply.code(statusCode).type('text/html; charset=utf-8');
+  return reply.view(page.template, { shell, ...page.model });
+}

@@ -1,0 +1,339 @@
+/**
+ * The roster file: the only code that touches it.
+ *
+ * - Reads are cached and the cache is checked against the file's identity
+ *   (inode, size, modification and change times in nanoseconds), so a change
+ *   made by another program is noticed on the next read.
+ * - Registrations are queued; while one write is in flight the next ones
+ *   gather and are applied together in the following write (group commit).
+ *   Each caller is answered only once its registration is durably on disk.
+ * - Every read-modify-write holds a cross-process lock (a `<roster>.lock`
+ *   directory, taken over when its holder stops refreshing it), re-reads the
+ *   file under the lock, and replaces it atomically: a temporary file in the
+ *   same folder, flushed, renamed over the roster, then the folder flushed.
+ * - A file that cannot be parsed or breaks the contract is never written.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import {
+  canonicalRoster,
+  emptyRoster,
+  listedCohorts,
+  parseRoster,
+  serializeCanonical,
+  upsertLearner,
+  type Registration,
+  type Roster,
+  type UpsertOutcome,
+} from './contract.js';
+
+/** The narrow file-system seam the store uses (node:fs/promises by default). */
+export interface RosterFileHandle {
+  writeFile(data: string, encoding: 'utf8'): Promise<void>;
+  chmod(mode: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+export interface RosterFs {
+  readFile(file: string, encoding: 'utf8'): Promise<string>;
+  stat(file: string, options: { bigint: true }): Promise<BigIntStats>;
+  open(file: string, flags: string, mode?: number): Promise<RosterFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  mkdir(dir: string, options: { recursive: true }): Promise<string | undefined>;
+  readdir(dir: string): Promise<string[]>;
+}
+
+/** Takes the cross-process lock for a roster file; resolves to its release. */
+export type LockFn = (rosterPath: string) => Promise<() => Promise<void>>;
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type RosterProblem = 'unreadable' | 'unwritable' | 'busy';
+
+/** The roster could not be used; `problem` says which way, `cause` has the details for the log. */
+export class RosterUnavailableError extends Error {
+  override readonly name = 'RosterUnavailableError';
+  constructor(readonly problem: RosterProblem, options: { cause: unknown }) {
+    super(`roster ${problem}: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+  }
+}
+
+export type RegisterResult = { outcome: UpsertOutcome } | { outcome: 'unknown-cohort' };
+
+export interface RosterStoreOptions {
+  path: string;
+  fs?: RosterFs;
+  lock?: LockFn;
+  /** How long a lock may go unrefreshed before it is taken over (at least 2000 ms). */
+  lockStaleMs?: number;
+  /** How long to wait for the lock before giving up. */
+  lockWaitMs?: number;
+  now?: () => Date;
+  log?: Logger;
+}
+
+interface Cached {
+  signature: string;
+  roster: Roster;
+}
+
+interface Pending {
+  registration: Registration;
+  resolve: (result: RegisterResult) => void;
+  reject: (error: unknown) => void;
+}
+
+const silentLog: Logger = { info() {}, warn() {}, error() {} };
+
+export function properLock(staleMs: number, waitMs: number, log: Logger): LockFn {
+  const retries = Math.max(1, Math.ceil(waitMs / 100));
+  return async (rosterPath) => {
+    const release = await lockfile.lock(rosterPath, {
+      realpath: false,
+      lockfilePath: `${rosterPath}.lock`,
+      stale: staleMs,
+      retries: { retries, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
+      onCompromised: (error) => log.error({ err: error }, 'roster lock was compromised'),
+    });
+    return async () => {
+      try {
+        await release();
+      } catch (error) {
+        log.warn({ err: error }, 'roster lock release failed');
+      }
+    };
+  };
+}
+
+function signatureOf(stat: BigIntStats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+export class RosterStore {
+  readonly path: string;
+  private readonly dir: string;
+  private readonly base: string;
+  private readonly fs: RosterFs;
+  private readonly lock: LockFn;
+  private readonly now: () => Date;
+  private readonly log: Logger;
+  private cached: Cached | null = null;
+  private reading: Promise<Roster> | null = null;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(options: RosterStoreOptions) {
+    this.path = path.resolve(options.path);
+    this.dir = path.dirname(this.path);
+    this.base = path.basename(this.path);
+    this.fs = options.fs ?? (fsp as unknown as RosterFs);
+    this.log = options.log ?? silentLog;
+    this.lock = options.lock ?? properLock(options.lockStaleMs ?? 10_000, options.lockWaitMs ?? 30_000, this.log);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The current roster, from the cache when the file has not changed. */
+  read(): Promise<Roster> {
+    this.reading ??= this.readCurrent().finally(() => {
+      this.reading = null;
+    });
+    return this.reading;
+  }
+
+  private async readCurrent(): Promise<Roster> {
+    try {
+      const stat = await this.statOrNull();
+      if (stat === null) return emptyRoster();
+      const signature = signatureOf(stat);
+      if (this.cached?.signature === signature) return this.cached.roster;
+      return await this.load();
+    } catch (error) {
+      throw error instanceof RosterUnavailableError ? error : new RosterUnavailableError('unreadable', { cause: error });
+    }
+  }
+
+  private async statOrNull(): Promise<BigIntStats | null> {
+    try {
+      return await this.fs.stat(this.path, { bigint: true });
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  /** Reads and validates the file from disk, refreshing the cache. */
+  private async load(): Promise<Roster> {
+    // Stat, read, stat again: if the file was replaced while being read, read again.
+    for (let attempt = 0; ; attempt++) {
+      const before = await this.statOrNull();
+      if (before === null) {
+        this.cached = null;
+        return emptyRoster();
+      }
+      let text: string;
+      try {
+        text = await this.fs.readFile(this.path, 'utf8');
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+      const after = await this.statOrNull();
+      const signature = after === null ? null : signatureOf(after);
+      if (signature !== signatureOf(before) && attempt < 3) continue;
+      const roster = parseRoster(text);
+      if (signature !== null) this.cached = { signature, roster };
+      return roster;
+    }
+  }
+
+  /**
+   * Registers a learner (the contract's upsert). Resolves once the change is
+   * durably on disk, or at once when there was nothing to change.
+   */
+  register(registration: Registration): Promise<RegisterResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ registration, resolve, reject });
+      this.startFlush();
+    });
+  }
+
+  private startFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.drain().finally(() => {
+      this.flushing = null;
+      if (this.pending.length > 0) this.startFlush();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        const results = await this.applyBatch(batch.map((p) => p.registration));
+        batch.forEach((p, i) => p.resolve(results[i]!));
+      } catch (error) {
+        batch.forEach((p) => p.reject(error));
+      }
+    }
+  }
+
+  private async applyBatch(registrations: Registration[]): Promise<RegisterResult[]> {
+    await this.mkdirRoster();
+    let release: () => Promise<void>;
+    try {
+      release = await this.lock(this.path);
+    } catch (error) {
+      throw new RosterUnavailableError((error as NodeJS.ErrnoException)?.code === 'ELOCKED' ? 'busy' : 'unwritable', { cause: error });
+    }
+    try {
+      let roster: Roster;
+      try {
+        roster = await this.load();
+      } catch (error) {
+        throw new RosterUnavailableError('unreadable', { cause: error });
+      }
+      const cohorts = listedCohorts(roster);
+      const now = this.now();
+      let changed = false;
+      const results: RegisterResult[] = registrations.map((registration) => {
+        if (cohorts.length > 0 && !cohorts.some((c) => c.cohort_id === registration.cohort_id)) {
+          return { outcome: 'unknown-cohort' };
+        }
+        // Applied one after another, so a repeat of the same key in one batch finds the first.
+        const step = upsertLearner(roster, registration, now);
+        roster = step.roster;
+        if (step.outcome !== 'unchanged') changed = true;
+        return { outcome: step.outcome };
+      });
+      try {
+        await this.removeStaleTemporaries();
+        if (changed) await this.writeAtomically(canonicalRoster(roster, now));
+      } catch (error) {
+        throw new RosterUnavailableError('unwritable', { cause: error });
+      }
+      return results;
+    } finally {
+      await release();
+    }
+  }
+
+  private async mkdirRoster(): Promise<void> {
+    try {
+      await this.fs.mkdir(this.dir, { recursive: true });
+    } catch (error) {
+      throw new RosterUnavailableError('unwritable', { cause: error });
+    }
+  }
+
+  private temporaryName(): string {
+    return path.join(this.dir, `.${this.base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  }
+
+  /** Temporary files left by a writer that died; safe to remove while holding the lock. */
+  private async removeStaleTemporaries(): Promise<void> {
+    const prefix = `.${this.base}.`;
+    const names = await this.fs.readdir(this.dir);
+    for (const name of names) {
+      if (name.startsWith(prefix) && /^\.\S+\.\d+\.[0-9a-f]{12}\.tmp$/.test(name)) {
+        await this.fs.unlink(path.join(this.dir, name)).catch(() => undefined);
+        this.log.warn({ file: name }, 'removed a temporary roster file left by an interrupted write');
+      }
+    }
+  }
+
+  private async writeAtomically(roster: Roster): Promise<void> {
+    const text = serializeCanonical(roster);
+    const existing = await this.statOrNull();
+    const mode = existing ? Number(existing.mode & 0o777n) : 0o600;
+    const temporary = this.temporaryName();
+    try {
+      const handle = await this.fs.open(temporary, 'wx', mode);
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.chmod(mode);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.fs.rename(temporary, this.path);
+    } catch (error) {
+      await this.fs.unlink(temporary).catch(() => undefined);
+      this.cached = null;
+      throw error;
+    }
+    await this.syncFolder();
+    const stat = await this.statOrNull();
+    this.cached = stat ? { signature: signatureOf(stat), roster } : null;
+  }
+
+  /** Flushes the folder entry so the rename itself survives a power cut. */
+  private async syncFolder(): Promise<void> {
+    let handle: RosterFileHandle | undefined;
+    try {
+      handle = await this.fs.open(this.dir, 'r');
+      await handle.sync();
+    } catch (error) {
+      // Some file systems refuse to flush a folder; the rename has happened.
+      this.log.warn({ err: error }, 'could not flush the roster folder');
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+  }
+
+  /** Waits for every queued registration to be written (for shutdown). */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+  }
+}

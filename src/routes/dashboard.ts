@@ -1,0 +1,105 @@
+/** The facilitator cohort dashboard and the redacted roster.json. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  PROVISION_STATES,
+  STATUSES,
+  isLinkableRepo,
+  learnerPath,
+  learnerProvisionState,
+  learnerStatus,
+  listedCohorts,
+  normalizeHandle,
+  redactRoster,
+  sortLearners,
+  type Learner,
+  type Roster,
+} from '../roster/contract.js';
+import type { RosterStore } from '../roster/store.js';
+import { shellFor } from '../http/shell.js';
+import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
+import { timeModel } from './time.js';
+
+const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
+const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
+const STATUS_LABELS = {
+  'awaiting-ack': 'Awaiting acknowledgement',
+  'active-day1': 'Active on day 1',
+  'day1-complete': 'Day 1 complete',
+  'day2-released': 'Day 2 released',
+  'needs-info': 'Needs information',
+} as const;
+
+/** preHandler: anonymous visitors go to sign-in, coming back here afterwards. */
+export async function requireFacilitator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.facilitator !== 'signed-in') {
+    await reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+  }
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function row(learner: Learner): DashboardRow {
+  const repo = typeof learner.learning_room_repo === 'string' && learner.learning_room_repo !== '' ? learner.learning_room_repo : null;
+  const state = learnerProvisionState(learner);
+  return {
+    handle: normalizeHandle(learner.github_handle),
+    cohort: learner.cohort_id,
+    path: PATH_LABELS[learnerPath(learner)],
+    provisionState: PROVISION_LABELS[state],
+    provisionKind: state,
+    repo,
+    repoUrl: repo !== null && isLinkableRepo(repo) ? `https://github.com/${repo}` : null,
+    status: STATUS_LABELS[learnerStatus(learner)],
+    registered: timeModel(learner.registered_at),
+    lastSignal: timeModel(learner.last_signal_at),
+  };
+}
+
+export function dashboardModel(roster: Roster, cohortFilter: string | null): DashboardModel {
+  const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c.label?.trim() || c.cohort_id]));
+  for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
+  const selected = cohortFilter !== null && labels.has(cohortFilter) ? cohortFilter : null;
+  const learners = sortLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
+
+  const provisionCounts = new Map<string, number>(PROVISION_STATES.map((s) => [s, 0]));
+  const statusCounts = new Map<string, number>(STATUSES.map((s) => [s, 0]));
+  for (const learner of learners) {
+    const state = learnerProvisionState(learner);
+    const status = learnerStatus(learner);
+    provisionCounts.set(state, provisionCounts.get(state)! + 1);
+    statusCounts.set(status, statusCounts.get(status)! + 1);
+  }
+  const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
+  return {
+    title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
+    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress as the workshop automation last recorded them. It shows ${plural(learners.length, 'learner', 'learners')}.`,
+    caption: `Learners in ${scope} (${plural(learners.length, 'learner', 'learners')})`,
+    emptyMessage: selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.',
+    filter: {
+      options: [
+        { value: '', label: 'All cohorts', selected: selected === null },
+        ...[...labels].map(([value, label]) => ({ value, label: label === value ? value : `${label} (${value})`, selected: value === selected })),
+      ],
+    },
+    summary: [
+      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: provisionCounts.get(s)! })) },
+      { id: 'status', heading: 'By progress status', items: STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: statusCounts.get(s)! })) },
+    ],
+    rows: learners.map(row),
+  };
+}
+
+export function dashboardRoutes(app: FastifyInstance, store: RosterStore): void {
+  app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
+    const raw = (request.query as Record<string, unknown>).cohort;
+    const model = dashboardModel(await store.read(), typeof raw === 'string' && raw !== '' ? raw : null);
+    return render(reply, 200, shellFor(request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
+  });
+
+  app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {
+    const roster = await store.read();
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify(redactRoster(roster)));
+  });
+}

@@ -1,0 +1,162 @@
+/** GET / and the registration pages: the form, its validation, and the success page. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  COHORT_ID_MAX_LENGTH,
+  USERNAME_MAX_LENGTH,
+  isPath,
+  isValidCohortId,
+  isValidUsername,
+  listedCohorts,
+  normalizeHandle,
+  type Cohort,
+  type LearnerPath,
+  type Registration,
+} from '../roster/contract.js';
+import type { RosterStore } from '../roster/store.js';
+import { rateLimited } from '../http/rate-limit.js';
+import { shellFor } from '../http/shell.js';
+import { radioGroup, render, textField, type FieldError, type RegisterModel } from '../http/views.js';
+import { timeModel } from './time.js';
+import { asForm, field, shown, type FormBody } from './forms.js';
+
+const PATH_OPTIONS: Array<{ value: LearnerPath; label: string; hint: string }> = [
+  { value: 'day1-day2', label: 'Both days', hint: 'Day 1 covers the GitHub basics; day 2 builds on them. Choose this if you are new to GitHub.' },
+  { value: 'day2-only', label: 'Day 2 only', hint: 'Choose this if you already create issues and pull requests on GitHub with your screen reader or keyboard.' },
+];
+
+interface Submitted {
+  handle: string | null;
+  cohort: string | null;
+  path: string | null;
+}
+
+type Validation = { ok: true; registration: Registration } | { ok: false; errors: FieldError[] };
+
+function handleError(raw: string | null): string | null {
+  if (raw === null) return 'Enter your GitHub username once';
+  const handle = normalizeHandle(raw);
+  if (handle === '') return 'Enter your GitHub username';
+  if (handle.length > USERNAME_MAX_LENGTH) return `GitHub username must be ${USERNAME_MAX_LENGTH} characters or fewer`;
+  if (!isValidUsername(handle)) {
+    return 'GitHub username must only include letters, numbers and single hyphens, and cannot start or end with a hyphen';
+  }
+  return null;
+}
+
+function cohortError(raw: string | null, cohorts: Cohort[]): string | null {
+  if (cohorts.length > 0) {
+    if (raw === null || raw === '') return 'Select your cohort';
+    return cohorts.some((c) => c.cohort_id === raw.trim()) ? null : 'Select one of the cohorts listed';
+  }
+  const value = raw?.trim() ?? null;
+  if (value === null) return 'Enter your cohort once';
+  if (value === '') return 'Enter your cohort';
+  if (value.length > COHORT_ID_MAX_LENGTH) return `Cohort must be ${COHORT_ID_MAX_LENGTH} characters or fewer`;
+  if (!isValidCohortId(value)) return 'Cohort must only include letters, numbers, hyphens (-), underscores (_) and full stops (.)';
+  return null;
+}
+
+/** Both days is the contract's default, so a form without a choice means that. */
+function pathValue(raw: string | null): string | null {
+  return raw === '' ? 'day1-day2' : raw;
+}
+
+function pathError(raw: string | null): string | null {
+  return isPath(pathValue(raw)) ? null : 'Select which days you will attend';
+}
+
+export function validateRegistration(submitted: Submitted, cohorts: Cohort[]): Validation {
+  const errors: FieldError[] = [];
+  const push = (fieldName: string, message: string | null) => {
+    if (message !== null) errors.push({ field: fieldName, message });
+  };
+  push('github_handle', handleError(submitted.handle));
+  push('cohort_id', cohortError(submitted.cohort, cohorts));
+  push('path', pathError(submitted.path));
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    registration: {
+      github_handle: normalizeHandle(submitted.handle!),
+      cohort_id: submitted.cohort!.trim(),
+      path: pathValue(submitted.path) as LearnerPath,
+    },
+  };
+}
+
+function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]): RegisterModel {
+  const errorFor = (name: string) => errors.find((e) => e.field === name)?.message ?? null;
+  const cohortValue = shown(submitted.cohort);
+  return {
+    errors,
+    csrfToken,
+    handle: textField('github_handle', 'GitHub username', 'The name you sign in to GitHub with, for example ada-lovelace. Do not include your email address.', shown(submitted.handle), errorFor('github_handle')),
+    cohort:
+      cohorts.length > 0
+        ? {
+            kind: 'choice',
+            group: radioGroup(
+              'cohort_id',
+              'Which cohort are you joining?',
+              null,
+              errorFor('cohort_id'),
+              cohorts.map((c) => {
+                const opens = timeModel(c.opens_at);
+                return { value: c.cohort_id, label: c.label?.trim() || c.cohort_id, hint: opens ? `Starts ${opens.text}` : null };
+              }),
+              cohortValue.trim(),
+            ),
+          }
+        : {
+            kind: 'text',
+            field: textField('cohort_id', 'Cohort', 'The cohort name your facilitator gave you, for example spring-2026.', cohortValue, errorFor('cohort_id')),
+          },
+    path: radioGroup('path', 'Which days will you attend?', 'Both days is right for most people.', errorFor('path'), PATH_OPTIONS, shown(submitted.path)),
+  };
+}
+
+const FORM_TITLE = 'Register for the GLOW workshop';
+
+function renderForm(request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]) {
+  const model = formModel(reply.generateCsrf(), cohorts, submitted, errors);
+  return render(reply, status, shellFor(request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
+}
+
+function submittedFrom(form: FormBody): Submitted {
+  return { handle: field(form, 'github_handle'), cohort: field(form, 'cohort_id'), path: field(form, 'path') };
+}
+
+export function registerRoutes(app: FastifyInstance, store: RosterStore): void {
+  app.get('/', async (_request, reply) => reply.redirect('/register', 302));
+
+  app.get('/register', async (request, reply) => {
+    const roster = await store.read();
+    return renderForm(request, reply, 200, listedCohorts(roster), { handle: '', cohort: '', path: 'day1-day2' }, []);
+  });
+
+  app.post('/register', { config: rateLimited(app.config), preHandler: app.csrfProtection }, async (request, reply) => {
+    const submitted = submittedFrom(asForm(request.body));
+    const cohorts = listedCohorts(await store.read());
+    const validation = validateRegistration(submitted, cohorts);
+    if (!validation.ok) return renderForm(request, reply, 400, cohorts, submitted, validation.errors);
+
+    const { registration } = validation;
+    const result = await store.register(registration);
+    if (result.outcome === 'unknown-cohort') {
+      // The cohort list changed between reading the form and writing the roster.
+      const fresh = listedCohorts(await store.read());
+      return renderForm(request, reply, 400, fresh, submitted, [{ field: 'cohort_id', message: 'Select one of the cohorts listed' }]);
+    }
+    request.log.info(
+      { github_handle: registration.github_handle, cohort_id: registration.cohort_id, new: result.outcome === 'created', outcome: result.outcome },
+      'registration saved',
+    );
+    return reply.redirect(`/register/success?handle=${encodeURIComponent(registration.github_handle)}`, 303);
+  });
+
+  app.get('/register/success', async (request, reply) => {
+    const raw = (request.query as Record<string, unknown>).handle;
+    const handle = typeof raw === 'string' && isValidUsername(raw) ? raw : null;
+    return render(reply, 200, shellFor(request, reply, 'Registration received', 'register'), { template: 'success', model: { handle } });
+  });
+}
