@@ -33,13 +33,14 @@ function crossSiteReason(request: FastifyRequest): string | null {
   }
   const origin = request.headers.origin;
   if (origin === undefined || origin === 'null') return null;
-  let host: string;
   try {
-    host = new URL(origin).host;
+    // Normalise this site's host with the Origin's scheme, so default ports compare equal.
+    const from = new URL(origin);
+    const self = new URL(`${from.protocol}//${request.host}`);
+    return from.host === self.host ? null : `Origin ${origin} is not this site`;
   } catch {
     return 'unparseable Origin';
   }
-  return host === request.host ? null : `Origin ${origin} is not ${request.host}`;
 }
 
 export function registerCrossSiteGuard(app: FastifyInstance): void {

@@ -44,7 +44,7 @@ export function authRoutes(app: FastifyInstance, sessions: FacilitatorSessions):
     const next = safeLocalPath(query.next);
     if (request.facilitator === 'signed-in') return reply.redirect(next ?? '/dashboard', 303);
     const noticeKey = Object.keys(NOTICES).find((key) => query[key] === '1');
-    const notice = request.facilitator === 'expired' ? NOTICES.expired! : noticeKey ? NOTICES[noticeKey]! : null;
+    const notice = request.facilitator === 'expired' ? NOTICES.expired! : noticeKey !== undefined ? NOTICES[noticeKey]! : null;
     return renderLogin(request, reply, sessions, { status: 200, next, notice, errors: [] });
   });
 

@@ -32,7 +32,8 @@ const STATUS_LABELS = {
 /** preHandler: anonymous visitors go to sign-in, coming back here afterwards. */
 export async function requireFacilitator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (request.facilitator !== 'signed-in') {
-    await reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+    const expired = request.facilitator === 'expired' ? 'expired=1&' : '';
+    await reply.redirect(`/login?${expired}next=${encodeURIComponent(request.url)}`, 303);
   }
 }
 

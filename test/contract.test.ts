@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  RosterInvalidError,
+  isValidUsername,
+  learnerKey,
+  normalizeHandle,
+  parseRoster,
+  redactRoster,
+  serializeRoster,
+  upsertLearner,
+  validateRoster,
+  type Roster,
+} from '../src/roster/contract.js';
+
+const NOW = new Date('2026-02-01T10:00:00.000Z');
+
+function example(): Roster {
+  return {
+    version: 1,
+    generated_at: '2026-01-15T09:00:00.000Z',
+    cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z', room: 'A' }],
+    learners: [
+      {
+        github_handle: 'ada-lovelace',
+        cohort_id: 'spring-2026',
+        path: 'day1-day2',
+        learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
+        provision_state: 'provisioned',
+        status: 'active-day1',
+        registered_at: '2026-01-14T18:22:00.000Z',
+        last_signal_at: '2026-03-02T16:05:00.000Z',
+        notes: 'private note',
+        enrollment_repo: 'Community-Access/enrol',
+        enrollment_issue_number: 7,
+      },
+    ],
+  };
+}
+
+describe('GitHub username rule', () => {
+  const valid = ['a', 'A', '0', 'ada-lovelace', 'Ada-Lovelace', 'a-b-c', 'a1-2b', 'x'.repeat(39), `${'a-'.repeat(19)}a`];
+  const invalid = ['', 'x'.repeat(40), '-ada', 'ada-', 'ada--lovelace', 'ada_lovelace', 'ada.lovelace', 'ada lovelace', '@ada', 'ädä', 'ada\n', '-', '--'];
+  for (const name of valid) test(`accepts ${JSON.stringify(name)} (${name.length} chars)`, () => assert.equal(isValidUsername(name), true));
+  for (const name of invalid) test(`rejects ${JSON.stringify(name)}`, () => assert.equal(isValidUsername(name), false));
+
+  test('a typed handle is trimmed and loses one leading @', () => {
+    assert.equal(normalizeHandle('  @Ada-Lovelace  '), 'Ada-Lovelace');
+    assert.equal(normalizeHandle('@@ada'), '@ada');
+    assert.equal(isValidUsername(normalizeHandle('@@ada')), false);
+  });
+});
+
+describe('identity key', () => {
+  test('compares handles without case, with spaces and @ removed', () => {
+    assert.equal(learnerKey('Ada-Lovelace', 'spring-2026'), learnerKey(' @ada-lovelace ', ' spring-2026 '));
+    assert.equal(learnerKey('ada', 'spring-2026'), 'ada@@spring-2026');
+  });
+  test('keeps cohorts apart', () => {
+    assert.notEqual(learnerKey('ada', 'spring-2026'), learnerKey('ada', 'autumn-2026'));
+  });
+});
+
+describe('validation on read', () => {
+  test('accepts the example roster', () => {
+    assert.equal(validateRoster(example()).learners.length, 1);
+  });
+  test('an empty file is an empty roster', () => {
+    assert.deepEqual(parseRoster('  \n').learners, []);
+  });
+  const broken: Array<[string, unknown]> = [
+    ['a version other than 1', { ...example(), version: 2 }],
+    ['a missing version', { learners: [] }],
+    ['learners that are not an array', { version: 1, learners: {} }],
+    ['cohorts that are not an array', { version: 1, cohorts: 'spring', learners: [] }],
+    ['a top level that is an array', [1, 2]],
+    ['a learner with an invalid handle', { version: 1, learners: [{ ...example().learners[0], github_handle: 'bad--name' }] }],
+    ['a learner with no cohort', { version: 1, learners: [{ ...example().learners[0], cohort_id: '' }] }],
+    ['an unknown path', { version: 1, learners: [{ ...example().learners[0], path: 'day3' }] }],
+    ['an unknown provision state', { version: 1, learners: [{ ...example().learners[0], provision_state: 'done' }] }],
+    ['an unknown status', { version: 1, learners: [{ ...example().learners[0], status: 'finished' }] }],
+    ['a registered_at not in UTC', { version: 1, learners: [{ ...example().learners[0], registered_at: '2026-01-14T18:22:00+01:00' }] }],
+    ['notes that are not text', { version: 1, learners: [{ ...example().learners[0], notes: 3 }] }],
+    ['a repo that is a number', { version: 1, learners: [{ ...example().learners[0], learning_room_repo: 5 }] }],
+    [
+      'two learners with the same key in different case',
+      { version: 1, learners: [example().learners[0], { ...example().learners[0], github_handle: 'ADA-LOVELACE' }] },
+    ],
+  ];
+  for (const [what, value] of broken) {
+    test(`rejects ${what}`, () => assert.throws(() => validateRoster(value), RosterInvalidError));
+  }
+  test('rejects text that is not JSON, naming the problem', () => {
+    assert.throws(() => parseRoster('{"version": 1,'), (error: unknown) => error instanceof RosterInvalidError && /not valid JSON/.test(error.message));
+  });
+  test('reads a stored handle that still carries @ and matches it by key', () => {
+    const roster = validateRoster({ version: 1, learners: [{ ...example().learners[0], github_handle: '@ada-lovelace' }] });
+    const { outcome } = upsertLearner(roster, { github_handle: 'Ada-Lovelace', cohort_id: 'spring-2026', path: 'day1-day2' }, NOW);
+    assert.equal(outcome, 'unchanged');
+  });
+});
+
+describe('registration upsert', () => {
+  test('a new key appends a pending learner with the contract defaults, in table order', () => {
+    const { roster, outcome } = upsertLearner(example(), { github_handle: 'grace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
+    assert.equal(outcome, 'created');
+    const added = roster.learners.at(-1)!;
+    assert.deepEqual(Object.keys(added), ['github_handle', 'cohort_id', 'path', 'learning_room_repo', 'provision_state', 'status', 'registered_at', 'last_signal_at', 'notes']);
+    assert.deepEqual(added, {
+      github_handle: 'grace',
+      cohort_id: 'spring-2026',
+      path: 'day2-only',
+      learning_room_repo: null,
+      provision_state: 'pending',
+      status: 'awaiting-ack',
+      registered_at: '2026-02-01T10:00:00.000Z',
+      last_signal_at: null,
+      notes: '',
+    });
+  });
+
+  test('registration with a taken username keeps the learner\'s provisioning state, notes and unknown fields', () => {
+    const before = example();
+    const { roster, outcome } = upsertLearner(before, { github_handle: 'ADA-lovelace', cohort_id: 'spring-2026', path: 'day1-day2' }, NOW);
+    assert.equal(outcome, 'unchanged');
+    assert.deepEqual(roster, example());
+  });
+
+  test('registering again with another path changes only the path', () => {
+    const { roster, outcome } = upsertLearner(example(), { github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
+    assert.equal(outcome, 'updated');
+    assert.deepEqual(roster.learners[0], { ...example().learners[0], path: 'day2-only' });
+    assert.deepEqual(Object.keys(roster.learners[0]!), Object.keys(example().learners[0]!));
+  });
+
+  test('the same person in another cohort is a new learner', () => {
+    const { roster, outcome } = upsertLearner(example(), { github_handle: 'ada-lovelace', cohort_id: 'autumn-2026', path: 'day1-day2' }, NOW);
+    assert.equal(outcome, 'created');
+    assert.equal(roster.learners.length, 2);
+  });
+
+  test('does not modify the roster it is given', () => {
+    const before = example();
+    upsertLearner(before, { github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
+    upsertLearner(before, { github_handle: 'zed', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
+    assert.deepEqual(before, example());
+  });
+});
+
+describe('serialization', () => {
+  test('writes JSON.stringify with two spaces and a trailing newline, keys in contract order', () => {
+    const roster = { learners: [], extra: { kept: true }, cohorts: [], version: 1 } as unknown as Roster;
+    const text = serializeRoster(roster, NOW);
+    assert.ok(text.endsWith('}\n'));
+    const parsed = JSON.parse(text);
+    assert.deepEqual(Object.keys(parsed), ['version', 'generated_at', 'cohorts', 'learners', 'extra']);
+    assert.equal(parsed.generated_at, '2026-02-01T10:00:00.000Z');
+    assert.equal(text, `${JSON.stringify(parsed, null, 2)}\n`);
+  });
+
+  test('sorts learners by lower(handle)@@cohort with localeCompare', () => {
+    let roster: Roster = { version: 1, cohorts: [], learners: [] };
+    for (const [handle, cohort] of [['zed', 'a'], ['Bob', 'b'], ['bob', 'a'], ['alice', 'z'], ['Émile', 'a'], ['emily', 'a']] as const) {
+      roster = upsertLearner(roster, { github_handle: handle === 'Émile' ? 'emile' : handle, cohort_id: cohort, path: 'day1-day2' }, NOW).roster;
+    }
+    const written = JSON.parse(serializeRoster(roster, NOW)).learners.map((l: { github_handle: string; cohort_id: string }) => `${l.github_handle.toLowerCase()}@@${l.cohort_id}`);
+    const expected = [...written].sort((a: string, b: string) => a.localeCompare(b));
+    assert.deepEqual(written, expected);
+    assert.deepEqual(written, ['alice@@z', 'bob@@a', 'bob@@b', 'emile@@a', 'emily@@a', 'zed@@a']);
+  });
+
+  test('a parse and re-serialize of a canonical file gives the same bytes', () => {
+    const text = serializeRoster(example(), NOW);
+    assert.equal(serializeRoster(parseRoster(text), NOW), text);
+  });
+
+  test('keeps cohorts in their order and every unknown field', () => {
+    const roster = example();
+    roster.cohorts!.unshift({ cohort_id: 'zz-first', label: 'Z' });
+    const parsed = JSON.parse(serializeRoster(roster, NOW));
+    assert.deepEqual(parsed.cohorts.map((c: { cohort_id: string }) => c.cohort_id), ['zz-first', 'spring-2026']);
+    assert.equal(parsed.cohorts[1].room, 'A');
+    assert.equal(parsed.learners[0].enrollment_issue_number, 7);
+  });
+});
+
+describe('redacted view', () => {
+  test('holds only version and five fields per learner, never notes', () => {
+    const redacted = redactRoster(example());
+    assert.deepEqual(Object.keys(redacted), ['version', 'learners']);
+    assert.deepEqual(redacted.learners[0], {
+      github_handle: 'ada-lovelace',
+      cohort_id: 'spring-2026',
+      path: 'day1-day2',
+      provision_state: 'provisioned',
+      status: 'active-day1',
+    });
+    assert.equal(JSON.stringify(redacted).includes('private note'), false);
+    assert.equal(JSON.stringify(redacted).includes('enrollment'), false);
+  });
+});

@@ -1,0 +1,315 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, readdir, stat, writeFile, mkdir, utimes } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { tempDir } from './helpers/app.js';
+
+const WORKER = fileURLToPath(new URL('./helpers/register-worker.ts', import.meta.url));
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let counter = 0;
+before(async () => ({ dir, cleanup } = await tempDir('glow-store-')));
+after(async () => cleanup());
+
+function freshPath(): string {
+  counter += 1;
+  return path.join(dir, `case-${counter}`, 'roster.json');
+}
+
+const seeded: Roster = {
+  version: 1,
+  generated_at: '2026-01-15T09:00:00.000Z',
+  cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z', capacity: 40 }],
+  learners: [
+    {
+      github_handle: 'ada-lovelace',
+      cohort_id: 'spring-2026',
+      path: 'day1-day2',
+      learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
+      provision_state: 'provisioned',
+      status: 'active-day1',
+      registered_at: '2026-01-14T18:22:00.000Z',
+      last_signal_at: '2026-03-02T16:05:00.000Z',
+      notes: 'facilitator note',
+      enrollment_issue_number: 12,
+    },
+  ],
+  sync_state: { cursor: 'abc' },
+};
+
+async function seed(rosterPath: string, roster: Roster = seeded): Promise<string> {
+  await mkdir(path.dirname(rosterPath), { recursive: true });
+  const text = serializeRoster(roster, new Date('2026-01-15T09:00:00.000Z'));
+  await writeFile(rosterPath, text);
+  return text;
+}
+
+async function readRoster(rosterPath: string): Promise<Roster> {
+  return parseRoster(await readFile(rosterPath, 'utf8'));
+}
+
+async function leftovers(rosterPath: string): Promise<string[]> {
+  return (await readdir(path.dirname(rosterPath))).filter((name) => name.endsWith('.tmp') || name.endsWith('.lock'));
+}
+
+function runWorker(rosterPath: string, prefix: string, count: number): ReturnType<typeof spawn> {
+  return spawn(process.execPath, ['--import', 'tsx', WORKER, rosterPath, prefix, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+function outputOf(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: string[] }> {
+  return new Promise((resolve) => {
+    let text = '';
+    child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('close', (code, signal) => resolve({ code, signal, lines: text.split('\n').filter(Boolean) }));
+  });
+}
+
+describe('roster store: reading', () => {
+  test('a missing file reads as an empty roster and is not created by reading', async () => {
+    const rosterPath = freshPath();
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual((await store.read()).learners, []);
+    await assert.rejects(stat(rosterPath), { code: 'ENOENT' });
+  });
+
+  test('notices when another program replaces the file', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.equal((await store.read()).learners.length, 1);
+    const changed = structuredClone(seeded);
+    changed.learners[0]!.status = 'day1-complete';
+    await seed(rosterPath, changed);
+    assert.equal((await store.read()).learners[0]!.status, 'day1-complete');
+  });
+
+  test('returns the cached roster while the file is unchanged', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.equal(await store.read(), await store.read());
+  });
+
+  test('a corrupt file is reported as unreadable', async () => {
+    const rosterPath = freshPath();
+    await mkdir(path.dirname(rosterPath), { recursive: true });
+    await writeFile(rosterPath, '{"version": 1, "learners": [');
+    const store = new RosterStore({ path: rosterPath });
+    await assert.rejects(store.read(), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'unreadable');
+  });
+});
+
+describe('roster store: registering', () => {
+  test('the first registration creates the file and its folder', async () => {
+    const rosterPath = freshPath();
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual(await store.register({ github_handle: 'grace', cohort_id: 'c1', path: 'day1-day2' }), { outcome: 'created' });
+    const roster = await readRoster(rosterPath);
+    assert.equal(roster.learners[0]!.github_handle, 'grace');
+    assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('keeps unknown fields, notes and provisioning data through a write', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day2-only' });
+    const roster = await readRoster(rosterPath);
+    assert.deepEqual(roster.learners.find((l) => l.github_handle === 'ada-lovelace'), seeded.learners[0]);
+    assert.deepEqual(roster.cohorts, seeded.cohorts);
+    assert.deepEqual(roster.sync_state, { cursor: 'abc' });
+  });
+
+  test('registering an existing learner again writes nothing', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual(await store.register({ github_handle: 'Ada-Lovelace', cohort_id: 'spring-2026', path: 'day1-day2' }), { outcome: 'unchanged' });
+    assert.equal(await readFile(rosterPath, 'utf8'), text);
+  });
+
+  test('a cohort that is not listed is refused and nothing is written', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual(await store.register({ github_handle: 'grace', cohort_id: 'autumn-2030', path: 'day1-day2' }), { outcome: 'unknown-cohort' });
+    assert.equal(await readFile(rosterPath, 'utf8'), text);
+  });
+
+  test('re-reads the file under the lock, keeping a change another program just made', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    await store.read();
+    const changed = structuredClone(seeded);
+    changed.learners[0]!.notes = 'written by a facilitator a moment ago';
+    await seed(rosterPath, changed);
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    const roster = await readRoster(rosterPath);
+    assert.equal(roster.learners.find((l) => l.github_handle === 'ada-lovelace')!.notes, 'written by a facilitator a moment ago');
+  });
+
+  for (const [what, content] of [
+    ['corrupt', '{"version": 1, "learners": [ {"github_handle": '],
+    ['foreign', '{"name": "some other tool", "items": [1, 2, 3]}\n'],
+    ['future-version', '{"version": 2, "learners": []}\n'],
+  ] as const) {
+    test(`a ${what} file is left byte for byte untouched and the registration is refused`, async () => {
+      const rosterPath = freshPath();
+      await mkdir(path.dirname(rosterPath), { recursive: true });
+      await writeFile(rosterPath, content);
+      const store = new RosterStore({ path: rosterPath });
+      await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'unreadable');
+      assert.equal(await readFile(rosterPath, 'utf8'), content);
+      assert.deepEqual(await leftovers(rosterPath), []);
+    });
+  }
+
+  test('many registrations at once in one process are all kept, in fewer writes than registrations', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    let writes = 0;
+    const countingFs: RosterFs = { ...(fsp as unknown as RosterFs), rename: async (from, to) => { writes += 1; return fsp.rename(from, to); } };
+    const store = new RosterStore({ path: rosterPath, fs: countingFs });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => store.register({ github_handle: `learner-${i}`, cohort_id: 'spring-2026', path: i % 2 ? 'day2-only' : 'day1-day2' })),
+    );
+    assert.ok(results.every((r) => r.outcome === 'created'));
+    const roster = await readRoster(rosterPath);
+    assert.equal(roster.learners.length, 201);
+    assert.ok(writes < 200, `expected batched writes, got ${writes}`);
+    assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('several processes registering into one file at once lose nothing', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const children = ['p1', 'p2', 'p3'].map((prefix) => outputOf(runWorker(rosterPath, prefix, 40)));
+    const outputs = await Promise.all(children);
+    for (const output of outputs) {
+      assert.equal(output.code, 0);
+      assert.equal(output.lines.length, 40);
+    }
+    const handles = new Set((await readRoster(rosterPath)).learners.map((l) => l.github_handle));
+    for (const prefix of ['p1', 'p2', 'p3']) for (let i = 0; i < 40; i++) assert.ok(handles.has(`${prefix}-${i}`), `${prefix}-${i} lost`);
+    assert.ok(handles.has('ada-lovelace'));
+    assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('a process killed with SIGKILL in the middle of writes leaves a file that parses and keeps what it confirmed', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    for (let round = 0; round < 3; round++) {
+      const child = runWorker(rosterPath, `k${round}`, 0);
+      const output = outputOf(child);
+      // Let it write for a while, then kill it wherever it is.
+      await new Promise((resolve) => setTimeout(resolve, 600 + round * 170));
+      child.kill('SIGKILL');
+      const { signal, lines } = await output;
+      assert.equal(signal, 'SIGKILL');
+      const roster = await readRoster(rosterPath);
+      const handles = new Set(roster.learners.map((l) => l.github_handle));
+      for (const line of lines) assert.ok(handles.has(line.replace('saved ', '')), `${line} was confirmed but is missing`);
+    }
+    // The next writer takes over the dead writer's lock and clears its temporary files.
+    const store = new RosterStore({ path: rosterPath, lockStaleMs: 2000 });
+    await store.register({ github_handle: 'after-the-crash', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.ok((await readRoster(rosterPath)).learners.some((l) => l.github_handle === 'after-the-crash'));
+    assert.deepEqual(await leftovers(rosterPath), []);
+  });
+});
+
+describe('roster store: faults', () => {
+  function failing(step: 'write' | 'sync' | 'rename' | 'mkdir' | 'open', code: string): { fs: RosterFs; heal: () => void } {
+    let broken = true;
+    const fault = () => Object.assign(new Error(`${code}: injected`), { code });
+    const wrap = (handle: RosterFileHandle): RosterFileHandle => ({
+      writeFile: async (data, encoding) => {
+        if (broken && step === 'write') throw fault();
+        return handle.writeFile(data, encoding);
+      },
+      chmod: (mode) => handle.chmod(mode),
+      sync: async () => {
+        if (broken && step === 'sync') throw fault();
+        return handle.sync();
+      },
+      close: () => handle.close(),
+    });
+    const real = fsp as unknown as RosterFs;
+    const fs: RosterFs = {
+      ...real,
+      open: async (file, flags, mode) => {
+        if (broken && step === 'open' && flags === 'wx') throw fault();
+        return wrap(await real.open(file, flags, mode));
+      },
+      rename: async (from, to) => {
+        if (broken && step === 'rename') throw fault();
+        return real.rename(from, to);
+      },
+      mkdir: async (target, options) => {
+        if (broken && step === 'mkdir') throw fault();
+        return real.mkdir(target, options);
+      },
+    };
+    return { fs, heal: () => (broken = false) };
+  }
+
+  for (const [step, code] of [
+    ['write', 'ENOSPC'],
+    ['sync', 'ENOSPC'],
+    ['rename', 'ENOSPC'],
+    ['open', 'EROFS'],
+    ['mkdir', 'EACCES'],
+  ] as const) {
+    test(`${code} on ${step} keeps the old roster intact, leaves no temporary file, and works again once healed`, async () => {
+      const rosterPath = freshPath();
+      const text = await seed(rosterPath);
+      const { fs, heal } = failing(step, code);
+      const store = new RosterStore({ path: rosterPath, fs });
+      await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'unwritable');
+      assert.equal(await readFile(rosterPath, 'utf8'), text);
+      assert.deepEqual(await leftovers(rosterPath), []);
+      heal();
+      assert.deepEqual(await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), { outcome: 'created' });
+      assert.equal((await readRoster(rosterPath)).learners.length, 2);
+    });
+  }
+
+  test('a lock left by a process that died is taken over after a bounded wait', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    // The dead holder's lock: nobody refreshes it any more.
+    await mkdir(`${rosterPath}.lock`);
+    const old = new Date(Date.now() - 1000);
+    await utimes(`${rosterPath}.lock`, old, old);
+    const store = new RosterStore({ path: rosterPath, lockStaleMs: 2000, lockWaitMs: 10_000 });
+    const started = Date.now();
+    assert.deepEqual(await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), { outcome: 'created' });
+    const waited = Date.now() - started;
+    assert.ok(waited >= 500, `took the lock after ${waited} ms, before it went stale`);
+    assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('a lock held by a live process is waited for, then reported as busy rather than blocking forever', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const holder = new RosterStore({ path: rosterPath });
+    const lockfile = (await import('proper-lockfile')).default;
+    const release = await lockfile.lock(rosterPath, { realpath: false, lockfilePath: `${rosterPath}.lock`, stale: 2000 });
+    try {
+      const store = new RosterStore({ path: rosterPath, lockStaleMs: 2000, lockWaitMs: 300 });
+      await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'busy');
+      assert.equal(await readFile(rosterPath, 'utf8'), text);
+    } finally {
+      await release();
+    }
+    await holder.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.equal((await readRoster(rosterPath)).learners.length, 2);
+  });
+});
