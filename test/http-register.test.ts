@@ -165,6 +165,34 @@ describe('registration with listed cohorts', () => {
   });
 });
 
+describe('a roster that cannot be written', () => {
+  test('a registration gets a 503 page, the old roster stays, and it works again once the fault is gone', async () => {
+    let broken = true;
+    t = await startApp({}, {
+      storeOptions: {
+        fs: {
+          ...(await import('node:fs/promises')),
+          rename: async (from: string, to: string) => {
+            if (broken) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+            const { rename } = await import('node:fs/promises');
+            return rename(from, to);
+          },
+        } as never,
+      },
+    });
+    await writeFile(t.rosterPath, `${JSON.stringify(LISTED, null, 2)}\n`);
+    const before = await onDisk();
+    const client = new Client(t.app);
+    const failed = await client.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.equal(failed.statusCode, 503);
+    assert.match(failed.body, /<h1>The roster could not be saved<\/h1>/);
+    assert.doesNotMatch(failed.body, /ENOSPC/);
+    assert.equal(await onDisk(), before);
+    broken = false;
+    assert.equal((await client.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' })).statusCode, 303);
+  });
+});
+
 describe('an unreadable roster', () => {
   beforeEach(async () => {
     t = await startApp();
