@@ -3,13 +3,21 @@
  * start) and the typed view models each template is fed. Templates only
  * display what these models hold; they compute nothing.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyView from '@fastify/view';
 import nunjucks from 'nunjucks';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
-const TEMPLATES = ['register', 'success', 'login', 'dashboard', 'error'] as const;
+
+/** Every template file, pages and partials alike, relative to VIEWS_DIR. */
+function templateFiles(): string[] {
+  return readdirSync(VIEWS_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.njk'))
+    .map((name) => name.split(path.sep).join('/'));
+}
 
 export type Section = 'register' | 'login' | 'dashboard' | null;
 
@@ -156,9 +164,10 @@ export async function registerViews(app: FastifyInstance): Promise<void> {
       trimBlocks: true,
       lstripBlocks: true,
       noCache: false,
-      // Compile every template now, so no request waits on (synchronous) template loading.
+      // Load and compile every template (layout and partials too) at start, so no
+      // request waits on nunjucks' synchronous template loading.
       onConfigure: (env: nunjucks.Environment) => {
-        for (const name of TEMPLATES) env.getTemplate(`${name}.njk`, true);
+        for (const name of templateFiles()) env.getTemplate(name, true);
       },
     },
   });
