@@ -12,6 +12,7 @@ import {
   validateRoster,
   type Roster,
 } from '../src/roster/contract.js';
+import { provisionedLearner } from './helpers/fixtures.js';
 
 const NOW = new Date('2026-02-01T10:00:00.000Z');
 
@@ -20,21 +21,7 @@ function example(): Roster {
     version: 1,
     generated_at: '2026-01-15T09:00:00.000Z',
     cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z', room: 'A' }],
-    learners: [
-      {
-        github_handle: 'ada-lovelace',
-        cohort_id: 'spring-2026',
-        path: 'day1-day2',
-        learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
-        provision_state: 'provisioned',
-        status: 'active-day1',
-        registered_at: '2026-01-14T18:22:00.000Z',
-        last_signal_at: '2026-03-02T16:05:00.000Z',
-        notes: 'private note',
-        enrollment_repo: 'Community-Access/enrol',
-        enrollment_issue_number: 7,
-      },
-    ],
+    learners: [provisionedLearner({ notes: 'private note', enrollment_repo: 'Community-Access/enrol' })],
   };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Client, startApp, type TestApp } from './helpers/app.js';
+import { provisionedLearner } from './helpers/fixtures.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -17,20 +18,7 @@ const LISTED = {
     { cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z' },
     { cohort_id: 'autumn-2026', label: 'Autumn <2026> cohort' },
   ],
-  learners: [
-    {
-      github_handle: 'ada-lovelace',
-      cohort_id: 'spring-2026',
-      path: 'day1-day2',
-      learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
-      provision_state: 'provisioned',
-      status: 'active-day1',
-      registered_at: '2026-01-14T18:22:00.000Z',
-      last_signal_at: '2026-03-02T16:05:00.000Z',
-      notes: 'keep me',
-      enrollment_issue_number: 3,
-    },
-  ],
+  learners: [provisionedLearner({ notes: 'keep me', enrollment_issue_number: 3 })],
 };
 
 describe('registration without listed cohorts', () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
 import { tempDir } from './helpers/app.js';
+import { provisionedLearner } from './helpers/fixtures.js';
 
 const WORKER = fileURLToPath(new URL('./helpers/register-worker.ts', import.meta.url));
 
@@ -26,20 +27,7 @@ const seeded: Roster = {
   version: 1,
   generated_at: '2026-01-15T09:00:00.000Z',
   cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z', capacity: 40 }],
-  learners: [
-    {
-      github_handle: 'ada-lovelace',
-      cohort_id: 'spring-2026',
-      path: 'day1-day2',
-      learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
-      provision_state: 'provisioned',
-      status: 'active-day1',
-      registered_at: '2026-01-14T18:22:00.000Z',
-      last_signal_at: '2026-03-02T16:05:00.000Z',
-      notes: 'facilitator note',
-      enrollment_issue_number: 12,
-    },
-  ],
+  learners: [provisionedLearner({ notes: 'facilitator note', enrollment_issue_number: 12 })],
   sync_state: { cursor: 'abc' },
 };
 
