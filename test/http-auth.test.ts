@@ -74,7 +74,7 @@ describe('facilitator sign-in', () => {
       assert.equal(response.headers.location, expected);
     });
   }
-  for (const next of ['//evil.example', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/%0d%0aLocation:%20x', ' /dashboard', '\\\\evil.example', '/\tevil', 'dashboard']) {
+  for (const next of ['//evil.example', '/.//evil.example', '/a/..//evil.example', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/%0d%0aLocation:%20x', ' /dashboard', '\\\\evil.example', '/\tevil', 'dashboard']) {
     test(`after sign-in an unsafe next ${JSON.stringify(next)} is refused for /dashboard`, async () => {
       t = await startApp();
       const response = await new Client(t.app).signIn(TEST_TOKEN, next);

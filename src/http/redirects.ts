@@ -5,7 +5,8 @@ const LOCAL_BASE = 'http://companion.invalid';
 /**
  * Returns `next` as a local path with its query string, or null when it is
  * not plainly a path on this site: it must start with one `/`, contain no
- * backslash, no control or space characters, and resolve to this origin.
+ * backslash, no control or space characters, and resolve (dot segments
+ * removed) to a path on this origin that does not itself start with `//`.
  */
 export function safeLocalPath(next: unknown): string | null {
   if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
@@ -18,5 +19,7 @@ export function safeLocalPath(next: unknown): string | null {
     return null;
   }
   if (url.origin !== LOCAL_BASE) return null;
-  return `${url.pathname}${url.search}`;
+  // Dot segments can collapse into `//host` (`/.//evil.example`): check the result too.
+  const local = `${url.pathname}${url.search}`;
+  return local.startsWith('//') ? null : local;
 }
