@@ -291,3 +291,12 @@ describe('routes and errors', () => {
     assert.equal(csrfFrom((await client.get('/login')).body).length > 10, true);
   });
 });
+
+describe('rate limits over IPv6', () => {
+  test('addresses in one IPv6 /56 share a budget; another network has its own', async () => {
+    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '2' });
+    for (let i = 1; i <= 2; i++) await new Client(t.app, `2001:db8:0:1::${i}`).register({ ...FORM, github_handle: `v6-${i}` });
+    assert.equal((await new Client(t.app, '2001:db8:0:2::99').register(FORM)).statusCode, 429);
+    assert.equal((await new Client(t.app, '2001:db8:1:1::1').register(FORM)).statusCode, 303);
+  });
+});
