@@ -58,6 +58,24 @@ const ALLOWED_METHODS: Record<string, string[]> = {
 };
 const ROUTABLE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
+/**
+ * Where a request whose path is not valid percent-encoding is routed, so it
+ * gets the site's 400 page (with every header) instead of the router's own
+ * JSON error.
+ */
+const BAD_URL_PATH = '/_companion/bad-url';
+
+function rewriteBadUrl(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  try {
+    decodeURIComponent(query === -1 ? raw : raw.slice(0, query));
+    return raw;
+  } catch {
+    return BAD_URL_PATH;
+  }
+}
+
 export interface AppDeps {
   store?: RosterStore;
   storeOptions?: Partial<RosterStoreOptions>;
@@ -97,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     connectionTimeout: TIMEOUTS.connection,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    rewriteUrl: (request) => rewriteBadUrl(request.url),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = TIMEOUTS.headers;
 
@@ -127,6 +146,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   authRoutes(app, sessions);
   dashboardRoutes(app, store);
   healthRoutes(app);
+  app.all(BAD_URL_PATH, async () => {
+    throw new HttpError(400, 'bad-url');
+  });
   register405s(app);
   registerErrorHandlers(app);
 

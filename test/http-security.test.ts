@@ -254,6 +254,18 @@ describe('routes and errors', () => {
     assert.match(response.body, /href="https:\/\/github.com\/example\/glow\/issues\/new"/);
   });
 
+  test('a path with broken percent-encoding gets the 400 page with every header, not the router\'s JSON', async () => {
+    t = await startApp();
+    for (const url of ['/%C3', '/%', '/dashboard%ZZ']) {
+      const response = await t.app.inject(url);
+      assert.equal(response.statusCode, 400, url);
+      assert.match(String(response.headers['content-type']), /^text\/html/, url);
+      assert.ok(response.headers['content-security-policy'], url);
+      assert.match(response.body, /<main id="main-content"/);
+      assert.doesNotMatch(response.body, /FST_ERR/);
+    }
+  });
+
   for (const [method, url] of [['PUT', '/register'], ['DELETE', '/dashboard'], ['POST', '/healthz'], ['GET', '/logout'], ['PATCH', '/login']] as const) {
     test(`${method} ${url} is 405 with an Allow header`, async () => {
       t = await startApp();
