@@ -18,7 +18,9 @@ import {
   normalizeHandle,
   parseRoster,
   serializeRoster,
+  listedCohorts,
   upsertLearner,
+  upsertLearners,
   type Cohort,
   type Learner,
   type LearnerPath,
@@ -470,6 +472,37 @@ describe('property: registration', () => {
         }
       }),
       runs(40),
+    );
+  });
+});
+
+describe('property: a batch of registrations', () => {
+  test('upsertLearners gives the same roster and outcomes as one upsertLearner after another', () => {
+    const batch = fc
+      .tuple(fc.array(rosterAndRegistration, { minLength: 1, maxLength: 6 }), fc.nat())
+      .map(([pairs, pick]) => {
+        // One roster, and registrations drawn for it and for the others (so some repeat keys, some miss cohorts).
+        const roster = pairs[pick % pairs.length]!.roster;
+        return { roster, registrations: pairs.flatMap((p) => [p.registration, p.registration]) };
+      });
+    fc.assert(
+      fc.property(batch, nowArb, ({ roster, registrations }, now) => {
+        const listed = new Set(listedCohorts(roster).map((c) => c.cohort_id));
+        let expected = roster;
+        const expectedOutcomes = registrations.map((registration) => {
+          if (listed.size > 0 && !listed.has(registration.cohort_id)) return 'unknown-cohort';
+          const step = upsertLearner(expected, registration, now);
+          expected = step.roster;
+          return step.outcome;
+        });
+        const before = JSON.stringify(roster);
+        const actual = upsertLearners(roster, registrations, now);
+        assert.deepEqual(actual.outcomes, expectedOutcomes);
+        assert.equal(JSON.stringify(actual.roster), JSON.stringify(expected));
+        assert.equal(JSON.stringify(roster), before, 'the input roster was modified');
+        if (expectedOutcomes.every((o) => o === 'unchanged' || o === 'unknown-cohort')) assert.equal(actual.roster, roster);
+      }),
+      runs(200),
     );
   });
 });

@@ -269,6 +269,39 @@ export function upsertLearner(roster: Roster, registration: Registration, now: D
   return { roster: { ...roster, learners }, outcome: 'updated' };
 }
 
+export type BatchOutcome = UpsertOutcome | 'unknown-cohort';
+
+/**
+ * Applies registrations in order, as repeated `upsertLearner` calls would,
+ * but with one index of the roster's keys instead of a scan per registration.
+ * When the roster lists cohorts, a registration for any other cohort is
+ * refused ('unknown-cohort') and changes nothing.
+ */
+export function upsertLearners(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: BatchOutcome[] } {
+  const cohorts = new Set(listedCohorts(roster).map((c) => c.cohort_id));
+  const index = new Map<string, number>();
+  roster.learners.forEach((l, i) => index.set(learnerKey(l.github_handle, l.cohort_id), i));
+  let learners: Learner[] | null = null;
+  const outcomes = registrations.map((registration): BatchOutcome => {
+    if (cohorts.size > 0 && !cohorts.has(registration.cohort_id)) return 'unknown-cohort';
+    const key = learnerKey(registration.github_handle, registration.cohort_id);
+    const at = index.get(key);
+    const current = learners ?? roster.learners;
+    if (at === undefined) {
+      learners ??= roster.learners.slice();
+      index.set(key, learners.length);
+      learners.push(newLearner(registration, now));
+      return 'created';
+    }
+    const existing = current[at]!;
+    if (existing.path === registration.path) return 'unchanged';
+    learners ??= roster.learners.slice();
+    learners[at] = { ...existing, path: registration.path };
+    return 'updated';
+  });
+  return { roster: learners === null ? roster : { ...roster, learners }, outcomes };
+}
+
 // ECMA-402 defines `a.localeCompare(b)` as comparing with a collator built
 // from the same (default) locale and options, so this orders exactly as the
 // provisioning tool's `localeCompare` does, without rebuilding one per call.

@@ -21,13 +21,12 @@ import lockfile from 'proper-lockfile';
 import {
   canonicalRoster,
   emptyRoster,
-  listedCohorts,
   parseRoster,
   serializeCanonical,
-  upsertLearner,
+  upsertLearners,
   type Registration,
   type Roster,
-  type UpsertOutcome,
+  type BatchOutcome,
 } from './contract.js';
 
 /** The narrow file-system seam the store uses (node:fs/promises by default). */
@@ -66,7 +65,7 @@ export class RosterUnavailableError extends Error {
   }
 }
 
-export type RegisterResult = { outcome: UpsertOutcome } | { outcome: 'unknown-cohort' };
+export type RegisterResult = { outcome: BatchOutcome };
 
 export interface RosterStoreOptions {
   path: string;
@@ -238,25 +237,16 @@ export class RosterStore {
       throw new RosterUnavailableError((error as NodeJS.ErrnoException)?.code === 'ELOCKED' ? 'busy' : 'unwritable', { cause: error });
     }
     try {
-      let roster: Roster;
+      let current: Roster;
       try {
-        roster = await this.load();
+        current = await this.readUnderLock();
       } catch (error) {
         throw new RosterUnavailableError('unreadable', { cause: error });
       }
-      const cohorts = listedCohorts(roster);
       const now = this.now();
-      let changed = false;
-      const results: RegisterResult[] = registrations.map((registration) => {
-        if (cohorts.length > 0 && !cohorts.some((c) => c.cohort_id === registration.cohort_id)) {
-          return { outcome: 'unknown-cohort' };
-        }
-        // Applied one after another, so a repeat of the same key in one batch finds the first.
-        const step = upsertLearner(roster, registration, now);
-        roster = step.roster;
-        if (step.outcome !== 'unchanged') changed = true;
-        return { outcome: step.outcome };
-      });
+      const { roster, outcomes } = upsertLearners(current, registrations, now);
+      const results: RegisterResult[] = outcomes.map((outcome) => ({ outcome }));
+      const changed = roster !== current;
       try {
         await this.removeStaleTemporaries();
         if (changed) await this.writeAtomically(canonicalRoster(roster, now));
@@ -267,6 +257,22 @@ export class RosterStore {
     } finally {
       await release();
     }
+  }
+
+  /**
+   * The file as it is now, read while holding the lock. When its identity
+   * (inode, size, modification and change times) is the one cached, the
+   * cached roster is that very file and is used without parsing it again;
+   * any replacement or edit by another program changes the identity.
+   */
+  private async readUnderLock(): Promise<Roster> {
+    const stat = await this.statOrNull();
+    if (stat === null) {
+      this.cached = null;
+      return emptyRoster();
+    }
+    if (this.cached?.signature === signatureOf(stat)) return this.cached.roster;
+    return this.load();
   }
 
   private async mkdirRoster(): Promise<void> {
