@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { Client, startApp, type TestApp } from './helpers/app.js';
+import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
 let t: TestApp;
@@ -150,6 +150,36 @@ describe('registration with listed cohorts', () => {
     assert.deepEqual(roster.learners[0], LISTED.learners[0]);
     assert.deepEqual(roster.cohorts, LISTED.cohorts);
     assert.equal(roster.learners[1].github_handle, 'grace');
+  });
+});
+
+describe('the blank form, served from a page rendered once per roster', () => {
+  beforeEach(async () => (t = await startApp()));
+
+  test('each visitor gets their own working CSRF token in an otherwise identical page', async () => {
+    const first = new Client(t.app);
+    const second = new Client(t.app);
+    const [a, b] = [await first.get('/register'), await second.get('/register')];
+    assert.notEqual(csrfFrom(a.body), csrfFrom(b.body));
+    assert.equal(a.body.replace(csrfFrom(a.body), 'TOKEN'), b.body.replace(csrfFrom(b.body), 'TOKEN'));
+    assert.doesNotMatch(a.body, /csrf-slot/);
+    assert.equal((await first.post('/register', { csrf_token: csrfFrom(a.body), ...{ github_handle: 'first', cohort_id: 'c1', path: 'day1-day2' } })).statusCode, 303);
+    assert.equal((await second.post('/register', { csrf_token: csrfFrom(b.body), ...{ github_handle: 'second', cohort_id: 'c1', path: 'day1-day2' } })).statusCode, 303);
+  });
+
+  test('a change to the roster\'s cohorts shows at once', async () => {
+    const client = new Client(t.app);
+    assert.match((await client.get('/register')).body, /<label class="label" for="cohort_id">Cohort<\/label>/);
+    await writeFile(t.rosterPath, `${JSON.stringify(LISTED, null, 2)}\n`);
+    assert.match((await client.get('/register')).body, /Autumn &lt;2026&gt; cohort/);
+  });
+
+  test('a signed-in facilitator gets the form with the sign-out button', async () => {
+    const client = new Client(t.app);
+    await client.signIn();
+    const page = await client.get('/register');
+    assert.match(page.body, /Sign out<\/button>/);
+    assert.equal((page.body.match(/name="csrf_token"/g) ?? []).length, 2);
   });
 });
 

@@ -178,3 +178,8 @@ export function render(reply: FastifyReply, statusCode: number, shell: ShellMode
   reply.code(statusCode).type('text/html; charset=utf-8');
   return reply.view(page.template, { shell, ...page.model });
 }
+
+/** Renders a page in the site shell to a string, outside any request. */
+export function renderToString(app: FastifyInstance, shell: ShellModel, page: Page): Promise<string> {
+  return app.view(page.template, { shell, ...page.model });
+}

@@ -41,7 +41,23 @@ function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
+/**
+ * Rows depend only on their learner record, and the store hands out the same
+ * record objects until the file changes, so each row (with its formatted
+ * times) is built once per record rather than on every page view.
+ */
+const rows = new WeakMap<Learner, DashboardRow>();
+
 function row(learner: Learner): DashboardRow {
+  let built = rows.get(learner);
+  if (built === undefined) {
+    built = buildRow(learner);
+    rows.set(learner, built);
+  }
+  return built;
+}
+
+function buildRow(learner: Learner): DashboardRow {
   const repo = typeof learner.learning_room_repo === 'string' && learner.learning_room_repo !== '' ? learner.learning_room_repo : null;
   const state = learnerProvisionState(learner);
   return {

@@ -1,4 +1,5 @@
 /** GET / and the registration pages: the form, its validation, and the success page. */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   COHORT_ID_MAX_LENGTH,
@@ -11,11 +12,13 @@ import {
   type Cohort,
   type LearnerPath,
   type Registration,
+  type Roster,
 } from '../roster/contract.js';
 import type { RosterStore } from '../roster/store.js';
 import { rateLimited } from '../http/rate-limit.js';
+import { isFacilitator } from '../http/session.js';
 import { shellFor } from '../http/shell.js';
-import { radioGroup, render, textField, type FieldError, type RegisterModel } from '../http/views.js';
+import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel, type ShellModel } from '../http/views.js';
 import { timeModel } from './time.js';
 import { asForm, field, shown, type FormBody } from './forms.js';
 
@@ -122,6 +125,36 @@ function renderForm(request: FastifyRequest, reply: FastifyReply, status: number
   return render(reply, status, shellFor(request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
 }
 
+const BLANK_FORM: Submitted = { handle: '', cohort: '', path: 'day1-day2' };
+
+/** Stands in for the CSRF token in a cached page: nothing a person or the roster can put in a page looks like it. */
+const TOKEN_SLOT = `csrf-slot-${randomBytes(12).toString('hex')}`;
+
+/**
+ * The blank form as an anonymous visitor sees it depends only on the roster's
+ * cohorts, so it is rendered once per roster read and each visitor gets that
+ * page with their own CSRF token put in its one slot. (Signed-in facilitators,
+ * whose pages carry a sign-out form, get a normal render.)
+ */
+function blankFormCache(app: FastifyInstance) {
+  const pages = new WeakMap<Roster, Promise<[string, string]>>();
+  return (roster: Roster): Promise<[string, string]> => {
+    let page = pages.get(roster);
+    if (page === undefined) {
+      const model = formModel(TOKEN_SLOT, listedCohorts(roster), BLANK_FORM, []);
+      const shell: ShellModel = { title: FORM_TITLE, hasErrors: false, section: 'register', signedIn: false, csrfToken: null, helpUrl: app.config.helpUrl };
+      page = renderToString(app, shell, { template: 'register', model }).then((html) => {
+        const parts = html.split(TOKEN_SLOT);
+        if (parts.length !== 2) throw new Error('the registration page must hold exactly one CSRF token');
+        return [parts[0]!, parts[1]!];
+      });
+      page.catch(() => pages.delete(roster));
+      pages.set(roster, page);
+    }
+    return page;
+  };
+}
+
 function submittedFrom(form: FormBody): Submitted {
   return { handle: field(form, 'github_handle'), cohort: field(form, 'cohort_id'), path: field(form, 'path') };
 }
@@ -129,9 +162,13 @@ function submittedFrom(form: FormBody): Submitted {
 export function registerRoutes(app: FastifyInstance, store: RosterStore): void {
   app.get('/', async (_request, reply) => reply.redirect('/register', 302));
 
+  const blankForm = blankFormCache(app);
   app.get('/register', async (request, reply) => {
     const roster = await store.read();
-    return renderForm(request, reply, 200, listedCohorts(roster), { handle: '', cohort: '', path: 'day1-day2' }, []);
+    if (isFacilitator(request)) return renderForm(request, reply, 200, listedCohorts(roster), BLANK_FORM, []);
+    const [before, after] = await blankForm(roster);
+    // The token is base64url, so it needs no escaping inside the attribute.
+    return reply.code(200).type('text/html; charset=utf-8').send(`${before}${reply.generateCsrf()}${after}`);
   });
 
   app.post('/register', { config: rateLimited(app.config), preHandler: app.csrfProtection }, async (request, reply) => {
