@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   RosterInvalidError,
+  canonicalRoster,
   isValidUsername,
   learnerKey,
   normalizeHandle,
@@ -154,6 +155,14 @@ describe('serialization', () => {
     const expected = [...written].sort((a: string, b: string) => a.localeCompare(b));
     assert.deepEqual(written, expected);
     assert.deepEqual(written, ['alice@@z', 'bob@@a', 'bob@@b', 'emile@@a', 'emily@@a', 'zed@@a']);
+  });
+
+  test('a note holding U+2028 or U+2029 is written exactly as JSON.stringify writes it', () => {
+    const roster = example();
+    roster.learners[0]!.notes = 'line\u2028separator\u2029paragraph\nnewline';
+    const canonical = canonicalRoster(roster, NOW);
+    assert.equal(serializeRoster(roster, NOW), `${JSON.stringify(canonical, null, 2)}\n`);
+    assert.equal(serializeRoster(roster, NOW), serializeRoster(roster, NOW));
   });
 
   test('a parse and re-serialize of a canonical file gives the same bytes', () => {

@@ -18,7 +18,9 @@ import {
   normalizeHandle,
   parseRoster,
   serializeRoster,
+  canonicalRoster,
   listedCohorts,
+  serializeCanonical,
   upsertLearner,
   upsertLearners,
   type Cohort,
@@ -503,6 +505,21 @@ describe('property: a batch of registrations', () => {
         if (expectedOutcomes.every((o) => o === 'unchanged' || o === 'unknown-cohort')) assert.equal(actual.roster, roster);
       }),
       runs(200),
+    );
+  });
+});
+
+describe('property: the serializer', () => {
+  test('writes exactly JSON.stringify(roster, null, 2) plus a newline, also when reusing learners\' text from earlier writes', () => {
+    fc.assert(
+      fc.property(rosterAndRegistration, nowArb, ({ roster, registration }, now) => {
+        const first = canonicalRoster(roster, now);
+        assert.equal(serializeCanonical(first), `${JSON.stringify(first, null, 2)}\n`);
+        // A second write shares most learner records with the first.
+        const next = canonicalRoster(upsertLearner(first, registration, now).roster, now);
+        assert.equal(serializeCanonical(next), `${JSON.stringify(next, null, 2)}\n`);
+      }),
+      runs(300),
     );
   });
 });

@@ -104,6 +104,20 @@ export function learnerKey(handle: string, cohortId: string): string {
   return `${normalizeHandle(handle).toLowerCase()}@@${cohortId.trim()}`;
 }
 
+// Learner records are never modified in place (an update makes a new
+// object), so what is derived from one record can be kept beside it.
+const keys = new WeakMap<Learner, string>();
+
+/** A stored learner's identity key, computed once per record. */
+export function keyOfLearner(learner: Learner): string {
+  let key = keys.get(learner);
+  if (key === undefined) {
+    key = learnerKey(learner.github_handle, learner.cohort_id);
+    keys.set(learner, key);
+  }
+  return key;
+}
+
 export function emptyRoster(): Roster {
   return { version: 1, generated_at: null, cohorts: [], learners: [] };
 }
@@ -200,7 +214,7 @@ export function validateRoster(value: unknown): Roster {
     value.learners.forEach((learner: unknown, i: number) => {
       const where = `learners[${i}]`;
       if (!checkLearner(learner, where, problems)) return;
-      const key = learnerKey(learner.github_handle, learner.cohort_id);
+      const key = keyOfLearner(learner);
       const first = seen.get(key);
       if (first !== undefined) {
         problems.push(`${where} has the same username and cohort as learners[${first}]`);
@@ -242,11 +256,6 @@ export function newLearner(registration: Registration, now: Date): Learner {
   };
 }
 
-export function findLearner(roster: Roster, handle: string, cohortId: string): Learner | undefined {
-  const key = learnerKey(handle, cohortId);
-  return roster.learners.find((l) => learnerKey(l.github_handle, l.cohort_id) === key);
-}
-
 /**
  * The registration upsert. A new key appends a pending learner. A key already
  * there is the same learner registering again: only the learner's own choice
@@ -256,7 +265,7 @@ export function findLearner(roster: Roster, handle: string, cohortId: string): L
  */
 export function upsertLearner(roster: Roster, registration: Registration, now: Date): { roster: Roster; outcome: UpsertOutcome } {
   const key = learnerKey(registration.github_handle, registration.cohort_id);
-  const index = roster.learners.findIndex((l) => learnerKey(l.github_handle, l.cohort_id) === key);
+  const index = roster.learners.findIndex((l) => keyOfLearner(l) === key);
   if (index === -1) {
     return { roster: { ...roster, learners: [...roster.learners, newLearner(registration, now)] }, outcome: 'created' };
   }
@@ -280,7 +289,7 @@ export type BatchOutcome = UpsertOutcome | 'unknown-cohort';
 export function upsertLearners(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: BatchOutcome[] } {
   const cohorts = new Set(listedCohorts(roster).map((c) => c.cohort_id));
   const index = new Map<string, number>();
-  roster.learners.forEach((l, i) => index.set(learnerKey(l.github_handle, l.cohort_id), i));
+  roster.learners.forEach((l, i) => index.set(keyOfLearner(l), i));
   let learners: Learner[] | null = null;
   const outcomes = registrations.map((registration): BatchOutcome => {
     if (cohorts.size > 0 && !cohorts.has(registration.cohort_id)) return 'unknown-cohort';
@@ -310,7 +319,7 @@ const collator = new Intl.Collator();
 /** Learners in identity-key order (a stable sort: each key computed once). */
 export function sortLearners(learners: readonly Learner[]): Learner[] {
   return learners
-    .map((learner) => ({ key: learnerKey(learner.github_handle, learner.cohort_id), learner }))
+    .map((learner) => ({ key: keyOfLearner(learner), learner }))
     .sort((a, b) => collator.compare(a.key, b.key))
     .map((entry) => entry.learner);
 }
@@ -339,7 +348,29 @@ export function canonicalRoster(roster: Roster, now: Date): Roster {
 
 /** The text of a roster already in canonical form. */
 export function serializeCanonical(roster: Roster): string {
-  return `${JSON.stringify(roster, null, 2)}\n`;
+  if (roster.learners.length === 0) return `${JSON.stringify(roster, null, 2)}\n`;
+  // Exactly JSON.stringify(roster, null, 2), with each learner's text (at
+  // its depth in the file) reused from the last write: only new or changed
+  // learners are stringified again.
+  const shell = JSON.stringify({ ...roster, learners: [] }, null, 2);
+  const slot = '\n  "learners": []';
+  const at = shell.indexOf(slot);
+  const block = roster.learners.map(learnerText).join(',\n');
+  return `${shell.slice(0, at)}\n  "learners": [\n${block}\n  ]${shell.slice(at + slot.length)}\n`;
+}
+
+const texts = new WeakMap<Learner, string>();
+
+/** A learner as it stands in the file: an element of the top-level `learners` array, four spaces deep. */
+function learnerText(learner: Learner): string {
+  let text = texts.get(learner);
+  if (text === undefined) {
+    // Indent after each line feed only: a multiline regex would also break at
+    // U+2028 and U+2029, which JSON.stringify leaves unescaped inside strings.
+    text = `    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}`;
+    texts.set(learner, text);
+  }
+  return text;
 }
 
 /** The stored value, or the contract's default where a liberal reader met none. */
