@@ -1,0 +1,189 @@
+/**
+ * The browser suite's environment: Debian's Chromium (never a downloaded
+ * browser), the real built server (`node dist/server.js`) in a child process
+ * configured only through its environment, and roster files to put it in
+ * each state.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+export const TOKEN = 'browser-suite-facilitator-token-0123456789';
+export const HELP_URL = 'https://github.com/example/glow/issues/new';
+export const SCREENSHOT_ROOT = path.join(ROOT, 'test-results', 'screenshots');
+
+/**
+ * Launches Debian's Chromium. A missing browser is always a failure, never a
+ * skip: in CI it means the install step is broken; locally it says how to
+ * install it.
+ */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    const how = 'Install it with: sudo apt-get install -y chromium';
+    throw new Error(
+      process.env.CI
+        ? `CI: the browser accessibility suite needs Chromium at ${CHROMIUM_PATH}, and it is missing. The CI script must install it (apt-get install -y chromium).`
+        : `The browser accessibility suite needs Debian's Chromium at ${CHROMIUM_PATH}, and it is missing. ${how}`,
+    );
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Server {
+  base: string;
+  rosterPath: string;
+  /** Everything the server wrote to stdout and stderr, for failure messages. */
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts `node dist/server.js` (so the PID is the server's) with its own
+ * temporary roster and waits for /healthz.
+ */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
+  const serverJs = path.join(ROOT, 'dist', 'server.js');
+  if (!existsSync(serverJs)) throw new Error('dist/server.js is missing: run `npm run build` before the browser suite.');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'glow-browser-'));
+  const rosterPath = path.join(dir, 'roster.json');
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      COMPANION_ROSTER_PATH: rosterPath,
+      COMPANION_FACILITATOR_TOKEN: TOKEN,
+      COMPANION_SECURE_COOKIES: '0',
+      COMPANION_SECRET_KEY: 'browser-suite-secret-key-0123456789-abcdefghij',
+      COMPANION_RATE_LIMIT_MAX: '1000',
+      COMPANION_RATE_LIMIT_WINDOW: '300',
+      COMPANION_HOST: '127.0.0.1',
+      COMPANION_LOG_LEVEL: 'warn',
+      COMPANION_HELP_URL: HELP_URL,
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`the server exited before it was ready:\n${text}`);
+    }
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the server did not answer /healthz within 20 s:\n${text}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { base, rosterPath, output: () => text, stop };
+}
+
+// ---------------------------------------------------------------------------
+// Rosters
+
+export interface RosterFile {
+  version: number;
+  generated_at?: string;
+  cohorts: Array<Record<string, unknown>>;
+  learners: Array<Record<string, unknown>>;
+}
+
+export const EMPTY_ROSTER: RosterFile = { version: 1, generated_at: '2026-01-15T09:00:00.000Z', cohorts: [], learners: [] };
+
+/** Not a roster this version understands: the site answers 503. */
+export const UNREADABLE_ROSTER = '{"version": 2}\n';
+
+export async function exampleRoster(): Promise<RosterFile> {
+  return JSON.parse(await readFile(path.join(ROOT, 'examples', 'roster.example.json'), 'utf8')) as RosterFile;
+}
+
+/** A roster of `count` learners across the example's cohorts, every state and status represented, some long names. */
+export async function largeRoster(count = 200): Promise<RosterFile> {
+  const example = await exampleRoster();
+  const cohorts = example.cohorts.map((c) => String(c.cohort_id));
+  const states = ['pending', 'provisioned', 'failed', 'healed'];
+  const statuses = ['awaiting-ack', 'active-day1', 'day1-complete', 'day2-released', 'needs-info'];
+  const learners: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < count; i += 1) {
+    const n = String(i + 1).padStart(3, '0');
+    // Every 17th learner has a username of the longest length GitHub allows.
+    const handle = i % 17 === 0 ? `learner-${n}-with-a-very-long-username`.slice(0, 39) : `learner-${n}`;
+    const cohort = cohorts[i % cohorts.length]!;
+    const state = states[i % states.length]!;
+    const provisioned = state === 'provisioned' || state === 'healed';
+    learners.push({
+      github_handle: handle,
+      cohort_id: cohort,
+      path: i % 3 === 0 ? 'day2-only' : 'day1-day2',
+      learning_room_repo: provisioned ? `Community-Access/learning-room-${cohort}-${handle}` : null,
+      provision_state: state,
+      status: statuses[i % statuses.length],
+      registered_at: new Date(Date.UTC(2026, 0, 1, 9, i % 60) + i * 3_600_000).toISOString(),
+      last_signal_at: i % 4 === 0 ? null : new Date(Date.UTC(2026, 2, 2, 15, i % 60)).toISOString(),
+      notes: i % 5 === 0 ? 'Private facilitator note: never shown.' : '',
+    });
+  }
+  return { ...example, learners };
+}
+
+/** Replaces the roster file atomically (a new file renamed over the old), so the server never reads half of it. */
+export async function writeRoster(rosterPath: string, roster: RosterFile | string): Promise<void> {
+  const text = typeof roster === 'string' ? roster : `${JSON.stringify(roster, null, 2)}\n`;
+  const temp = `${rosterPath}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, rosterPath);
+}
+
+export async function readRoster(rosterPath: string): Promise<RosterFile> {
+  return JSON.parse(await readFile(rosterPath, 'utf8')) as RosterFile;
+}
+
+/** A fresh folder for one test file's screenshots. */
+export async function screenshotDir(name: string): Promise<string> {
+  const dir = path.join(SCREENSHOT_ROOT, name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
