@@ -159,6 +159,19 @@ describe('roster store: registering', () => {
     });
   }
 
+  test('a roster of thousands of learners (more chunks than one writev call takes) is written whole', async () => {
+    const rosterPath = freshPath();
+    const big: Roster = { ...structuredClone(seeded), learners: [...seeded.learners] };
+    for (let i = 0; i < 3000; i++) big.learners.push(provisionedLearner({ github_handle: `bulk-${i}`, notes: `note ${i}` }));
+    await seed(rosterPath, big);
+    const store = new RosterStore({ path: rosterPath, now: () => new Date('2026-02-01T00:00:00.000Z') });
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    const text = await readFile(rosterPath, 'utf8');
+    const roster = parseRoster(text);
+    assert.equal(roster.learners.length, 3002);
+    assert.equal(text, serializeRoster(roster, new Date('2026-02-01T00:00:00.000Z')));
+  });
+
   test('many registrations at once in one process are all kept, in fewer writes than registrations', async () => {
     const rosterPath = freshPath();
     await seed(rosterPath);
@@ -214,13 +227,18 @@ describe('roster store: registering', () => {
 });
 
 describe('roster store: faults', () => {
-  function failing(step: 'write' | 'sync' | 'rename' | 'mkdir' | 'open', code: string): { fs: RosterFs; heal: () => void } {
+  function failing(step: 'write' | 'short' | 'sync' | 'rename' | 'mkdir' | 'open', code: string): { fs: RosterFs; heal: () => void } {
     let broken = true;
     const fault = () => Object.assign(new Error(`${code}: injected`), { code });
     const wrap = (handle: RosterFileHandle): RosterFileHandle => ({
-      writeFile: async (data, encoding) => {
+      writev: async (buffers) => {
         if (broken && step === 'write') throw fault();
-        return handle.writeFile(data, encoding);
+        if (broken && step === 'short') {
+          // The disk took only part of the file.
+          const { bytesWritten } = await handle.writev(buffers.slice(0, 1));
+          return { bytesWritten };
+        }
+        return handle.writev(buffers);
       },
       chmod: (mode) => handle.chmod(mode),
       sync: async () => {
@@ -250,6 +268,7 @@ describe('roster store: faults', () => {
 
   for (const [step, code] of [
     ['write', 'ENOSPC'],
+    ['short', 'a short write'],
     ['sync', 'ENOSPC'],
     ['rename', 'ENOSPC'],
     ['open', 'EROFS'],

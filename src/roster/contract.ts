@@ -348,29 +348,45 @@ export function canonicalRoster(roster: Roster, now: Date): Roster {
 
 /** The text of a roster already in canonical form. */
 export function serializeCanonical(roster: Roster): string {
-  if (roster.learners.length === 0) return `${JSON.stringify(roster, null, 2)}\n`;
-  // Exactly JSON.stringify(roster, null, 2), with each learner's text (at
-  // its depth in the file) reused from the last write: only new or changed
-  // learners are stringified again.
-  const shell = JSON.stringify({ ...roster, learners: [] }, null, 2);
-  const slot = '\n  "learners": []';
-  const at = shell.indexOf(slot);
-  const block = roster.learners.map(learnerText).join(',\n');
-  return `${shell.slice(0, at)}\n  "learners": [\n${block}\n  ]${shell.slice(at + slot.length)}\n`;
+  return Buffer.concat(serializeCanonicalChunks(roster)).toString('utf8');
 }
 
-const texts = new WeakMap<Learner, string>();
+const LEARNER_SEPARATOR = Buffer.from(',\n');
+
+/**
+ * The file's bytes as a list of chunks whose concatenation is exactly
+ * `JSON.stringify(roster, null, 2) + "\n"`. Each learner's chunk (its text at
+ * its depth in the file, UTF-8 encoded) is kept beside its record and reused
+ * on the next write, so a write stringifies only new or changed learners and
+ * never builds the whole file as one string.
+ */
+export function serializeCanonicalChunks(roster: Roster): Buffer[] {
+  if (roster.learners.length === 0) return [Buffer.from(`${JSON.stringify(roster, null, 2)}\n`)];
+  const shell = JSON.stringify({ ...roster, learners: [] }, null, 2);
+  // Keys after `learners` are nested deeper than two spaces, so the first match is the top-level key.
+  const slot = '\n  "learners": []';
+  const at = shell.indexOf(slot);
+  const chunks: Buffer[] = [Buffer.from(`${shell.slice(0, at)}\n  "learners": [\n`)];
+  roster.learners.forEach((learner, i) => {
+    if (i > 0) chunks.push(LEARNER_SEPARATOR);
+    chunks.push(learnerBytes(learner));
+  });
+  chunks.push(Buffer.from(`\n  ]${shell.slice(at + slot.length)}\n`));
+  return chunks;
+}
+
+const bytes = new WeakMap<Learner, Buffer>();
 
 /** A learner as it stands in the file: an element of the top-level `learners` array, four spaces deep. */
-function learnerText(learner: Learner): string {
-  let text = texts.get(learner);
-  if (text === undefined) {
+function learnerBytes(learner: Learner): Buffer {
+  let chunk = bytes.get(learner);
+  if (chunk === undefined) {
     // Indent after each line feed only: a multiline regex would also break at
     // U+2028 and U+2029, which JSON.stringify leaves unescaped inside strings.
-    text = `    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}`;
-    texts.set(learner, text);
+    chunk = Buffer.from(`    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}`);
+    bytes.set(learner, chunk);
   }
-  return text;
+  return chunk;
 }
 
 /** The stored value, or the contract's default where a liberal reader met none. */

@@ -22,7 +22,7 @@ import {
   canonicalRoster,
   emptyRoster,
   parseRoster,
-  serializeCanonical,
+  serializeCanonicalChunks,
   upsertLearners,
   type Registration,
   type Roster,
@@ -31,7 +31,7 @@ import {
 
 /** The narrow file-system seam the store uses (node:fs/promises by default). */
 export interface RosterFileHandle {
-  writeFile(data: string, encoding: 'utf8'): Promise<void>;
+  writev(buffers: Buffer[]): Promise<{ bytesWritten: number }>;
   chmod(mode: number): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -300,14 +300,17 @@ export class RosterStore {
   }
 
   private async writeAtomically(roster: Roster): Promise<void> {
-    const text = serializeCanonical(roster);
+    const chunks = serializeCanonicalChunks(roster);
     const existing = await this.statOrNull();
     const mode = existing ? Number(existing.mode & 0o777n) : 0o600;
     const temporary = this.temporaryName();
     try {
       const handle = await this.fs.open(temporary, 'wx', mode);
       try {
-        await handle.writeFile(text, 'utf8');
+        const { bytesWritten } = await handle.writev(chunks);
+        const expected = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+        // Never rename a short file over the roster.
+        if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
         await handle.chmod(mode);
         await handle.sync();
       } finally {
