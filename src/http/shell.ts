@@ -10,14 +10,12 @@ declare module 'fastify' {
   }
 }
 
+/** The shell as anyone who is not signed in sees it (no sign-out form, so nothing per session). */
+export function anonymousShell(config: Config, title: string, section: Section, hasErrors = false): ShellModel {
+  return { title, hasErrors, section, signedIn: false, csrfToken: null, helpUrl: config.helpUrl };
+}
+
 export function shellFor(request: FastifyRequest, reply: FastifyReply, title: string, section: Section, hasErrors = false): ShellModel {
-  const signedIn = isFacilitator(request);
-  return {
-    title,
-    hasErrors,
-    section,
-    signedIn,
-    csrfToken: signedIn ? reply.generateCsrf() : null,
-    helpUrl: request.server.config.helpUrl,
-  };
+  const shell = anonymousShell(request.server.config, title, section, hasErrors);
+  return isFacilitator(request) ? { ...shell, signedIn: true, csrfToken: reply.generateCsrf() } : shell;
 }

@@ -153,11 +153,7 @@ export class RosterStore {
 
   private async readCurrent(): Promise<Roster> {
     try {
-      const stat = await this.statOrNull();
-      if (stat === null) return emptyRoster();
-      const signature = signatureOf(stat);
-      if (this.cached?.signature === signature) return this.cached.roster;
-      return await this.load();
+      return await this.current();
     } catch (error) {
       throw error instanceof RosterUnavailableError ? error : new RosterUnavailableError('unreadable', { cause: error });
     }
@@ -239,7 +235,8 @@ export class RosterStore {
     try {
       let current: Roster;
       try {
-        current = await this.readUnderLock();
+        // Checked again under the lock, so a change another program made a moment ago is kept.
+        current = await this.current();
       } catch (error) {
         throw new RosterUnavailableError('unreadable', { cause: error });
       }
@@ -260,12 +257,12 @@ export class RosterStore {
   }
 
   /**
-   * The file as it is now, read while holding the lock. When its identity
-   * (inode, size, modification and change times) is the one cached, the
-   * cached roster is that very file and is used without parsing it again;
-   * any replacement or edit by another program changes the identity.
+   * The file as it is now. When its identity (inode, size, modification and
+   * change times) is the one cached, the cached roster is that very file and
+   * is used without parsing it again; any replacement or edit by another
+   * program changes the identity.
    */
-  private async readUnderLock(): Promise<Roster> {
+  private async current(): Promise<Roster> {
     const stat = await this.statOrNull();
     if (stat === null) {
       this.cached = null;

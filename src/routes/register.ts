@@ -17,8 +17,8 @@ import {
 import type { RosterStore } from '../roster/store.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { isFacilitator } from '../http/session.js';
-import { shellFor } from '../http/shell.js';
-import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel, type ShellModel } from '../http/views.js';
+import { anonymousShell, shellFor } from '../http/shell.js';
+import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel } from '../http/views.js';
 import { timeModel } from './time.js';
 import { asForm, field, shown, type FormBody } from './forms.js';
 
@@ -142,8 +142,7 @@ function blankFormCache(app: FastifyInstance) {
     let page = pages.get(roster);
     if (page === undefined) {
       const model = formModel(TOKEN_SLOT, listedCohorts(roster), BLANK_FORM, []);
-      const shell: ShellModel = { title: FORM_TITLE, hasErrors: false, section: 'register', signedIn: false, csrfToken: null, helpUrl: app.config.helpUrl };
-      page = renderToString(app, shell, { template: 'register', model }).then((html) => {
+      page = renderToString(app, anonymousShell(app.config, FORM_TITLE, 'register'), { template: 'register', model }).then((html) => {
         const parts = html.split(TOKEN_SLOT);
         if (parts.length !== 2) throw new Error('the registration page must hold exactly one CSRF token');
         return [parts[0]!, parts[1]!];
