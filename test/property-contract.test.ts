@@ -31,6 +31,7 @@ import {
 } from '../src/roster/contract.js';
 import { RosterStore } from '../src/roster/store.js';
 import { tempDir } from './helpers/app.js';
+import { alnum, validUsername } from './helpers/arbitraries.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;
 const runs = (n: number) => ({ numRuns: RUNS > 0 ? RUNS : n });
@@ -104,8 +105,6 @@ function asRead<T>(value: T): T {
 // Arbitraries.
 // ---------------------------------------------------------------------------
 
-const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.split('');
-const alnum = fc.constantFrom(...ALNUM);
 const alnumOrHyphen = fc.oneof({ weight: 4, arbitrary: alnum }, { weight: 1, arbitrary: fc.constant('-') });
 
 /** Characters that look like or sit near the allowed ones, or are otherwise awkward. */
@@ -116,18 +115,6 @@ const tricky = fc.constantFrom(
   '\ud83d\ude00', '\ud800', '\udfff',
 );
 
-/** Valid by construction: alphanumerics with single hyphens dropped in between. */
-const validUsername = fc
-  .tuple(fc.string({ unit: alnum, minLength: 1, maxLength: 39 }), fc.array(fc.nat(), { maxLength: 19 }))
-  .map(([base, picks]) => {
-    const chars = base.split('');
-    for (const pick of picks) {
-      if (chars.length < 3) break;
-      const i = 1 + (pick % (chars.length - 2));
-      if (chars[i - 1] !== '-' && chars[i + 1] !== '-') chars[i] = '-';
-    }
-    return chars.join('');
-  });
 
 /** Strings of exactly 36 to 42 characters from the allowed alphabet: around the 39 limit. */
 const nearTheLimit = fc

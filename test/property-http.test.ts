@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
 import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { ALNUM, alnum, validUsername } from './helpers/arbitraries.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;
 const runs = (n: number) => ({ numRuns: RUNS > 0 ? RUNS : n });
@@ -147,8 +148,6 @@ function assertNever5xx(response: LightMyRequestResponse, what: string): void {
 // Arbitraries.
 // ---------------------------------------------------------------------------
 
-const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.split('');
-const alnum = fc.constantFrom(...ALNUM);
 
 /** One unit of arbitrary text: any code point, an awkward character, or a whole marker. */
 const textUnit = fc.oneof(
@@ -175,17 +174,6 @@ const anyText = fc.oneof(
   },
 );
 
-const validUsername = fc
-  .tuple(fc.string({ unit: alnum, minLength: 1, maxLength: 39 }), fc.array(fc.nat(), { maxLength: 10 }))
-  .map(([base, picks]) => {
-    const chars = base.split('');
-    for (const pick of picks) {
-      if (chars.length < 3) break;
-      const i = 1 + (pick % (chars.length - 2));
-      if (chars[i - 1] !== '-' && chars[i + 1] !== '-') chars[i] = '-';
-    }
-    return chars.join('');
-  });
 
 const handleValue = fc.oneof(
   { weight: 5, arbitrary: validUsername },
