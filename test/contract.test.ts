@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   RosterInvalidError,
+  applyRegistrations,
   canonicalRoster,
   isValidUsername,
   learnerKey,
   normalizeHandle,
   parseRoster,
   redactRoster,
+  serializeCanonical,
   serializeRoster,
   upsertLearner,
   validateRoster,
+  type Registration,
   type Roster,
 } from '../src/roster/contract.js';
 import { provisionedLearner } from './helpers/fixtures.js';
@@ -163,6 +166,31 @@ describe('serialization', () => {
     const canonical = canonicalRoster(roster, NOW);
     assert.equal(serializeRoster(roster, NOW), `${JSON.stringify(canonical, null, 2)}\n`);
     assert.equal(serializeRoster(roster, NOW), serializeRoster(roster, NOW));
+  });
+
+  test('batch after batch, the kept file text matches JSON.stringify of the same registrations made one at a time', () => {
+    // Enough batches that the kept text is split into many pieces and joined again more than once.
+    let actual = example();
+    let expected = actual;
+    for (let b = 0; b < 150; b++) {
+      const now = new Date(NOW.getTime() + b * 1000);
+      const registrations: Registration[] = Array.from({ length: 6 }, (_, i) => {
+        const n = (b * 6 + i) * 7919;
+        // Mostly new learners spread through the sort order; every third one someone already registered, some changing path.
+        const handle = i % 3 === 2 ? `learner-${(n % (b * 6 + 1)) % 997}` : `learner-${n % 997}-${b}`;
+        return { github_handle: i % 2 ? handle.toUpperCase() : handle, cohort_id: 'spring-2026', path: n % 5 === 0 ? 'day2-only' : 'day1-day2' };
+      });
+      const outcomes = registrations.map((registration) => {
+        const step = upsertLearner(expected, registration, now);
+        expected = step.roster;
+        return step.outcome;
+      });
+      const step = applyRegistrations(actual, registrations, now);
+      assert.deepEqual(step.outcomes, outcomes, `batch ${b}`);
+      assert.equal(serializeCanonical(step.roster), `${JSON.stringify(canonicalRoster(expected, now), null, 2)}\n`, `batch ${b}`);
+      actual = step.roster;
+    }
+    assert.ok(actual.learners.length > 500, `only ${actual.learners.length} learners`);
   });
 
   test('a parse and re-serialize of a canonical file gives the same bytes', () => {

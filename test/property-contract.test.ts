@@ -22,7 +22,7 @@ import {
   listedCohorts,
   serializeCanonical,
   upsertLearner,
-  upsertLearners,
+  applyRegistrations,
   type Cohort,
   type Learner,
   type LearnerPath,
@@ -465,31 +465,65 @@ describe('property: registration', () => {
   });
 });
 
-describe('property: a batch of registrations', () => {
-  test('upsertLearners gives the same roster and outcomes as one upsertLearner after another', () => {
-    const batch = fc
-      .tuple(fc.array(rosterAndRegistration, { minLength: 1, maxLength: 6 }), fc.nat())
-      .map(([pairs, pick]) => {
-        // One roster, and registrations drawn for it and for the others (so some repeat keys, some miss cohorts).
-        const roster = pairs[pick % pairs.length]!.roster;
-        return { roster, registrations: pairs.flatMap((p) => [p.registration, p.registration]) };
+/**
+ * The canonical file text, written out plainly: top-level keys in order,
+ * learners sorted by identity key with `localeCompare` (a stable sort),
+ * `generated_at` now, two-space indentation and a trailing newline.
+ */
+function plainCanonicalText(roster: Roster, now: Date): string {
+  const { version: _version, generated_at: _generatedAt, cohorts, learners, ...rest } = roster;
+  const sorted = [...learners].sort((a, b) => learnerKeyOf(a).localeCompare(learnerKeyOf(b)));
+  return `${JSON.stringify({ version: 1, generated_at: now.toISOString(), cohorts: cohorts ?? [], learners: sorted, ...rest }, null, 2)}\n`;
+}
+
+const otherPath = (p: LearnerPath): LearnerPath => (p === 'day1-day2' ? 'day2-only' : 'day1-day2');
+
+describe('property: batches of registrations', () => {
+  test('applyRegistrations, batch after batch, gives the same outcomes and file as one upsertLearner after another', () => {
+    const chain = fc
+      .tuple(
+        fc.array(rosterAndRegistration, { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.array(fc.array(fc.tuple(fc.nat(), fc.boolean()), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 4 }),
+      )
+      .map(([pairs, pick, picks]) => {
+        // One roster, and batches drawn from registrations made for it and for the others
+        // (so some repeat keys, some change a path, some miss the listed cohorts).
+        const pool = pairs.map((p) => p.registration);
+        const batches = picks.map((batch) =>
+          batch.map(([i, flip]): Registration => {
+            const registration = pool[i % pool.length]!;
+            return flip ? { ...registration, path: otherPath(registration.path) } : registration;
+          }),
+        );
+        return { roster: pairs[pick % pairs.length]!.roster, batches };
       });
     fc.assert(
-      fc.property(batch, nowArb, ({ roster, registrations }, now) => {
+      fc.property(chain, nowArb, ({ roster, batches }, start) => {
         const listed = new Set(listedCohorts(roster).map((c) => c.cohort_id));
         let expected = roster;
-        const expectedOutcomes = registrations.map((registration) => {
-          if (listed.size > 0 && !listed.has(registration.cohort_id)) return 'unknown-cohort';
-          const step = upsertLearner(expected, registration, now);
-          expected = step.roster;
-          return step.outcome;
+        let actual = roster;
+        batches.forEach((registrations, b) => {
+          const now = new Date(start.getTime() + b * 1000);
+          const expectedOutcomes = registrations.map((registration) => {
+            if (listed.size > 0 && !listed.has(registration.cohort_id)) return 'unknown-cohort';
+            const step = upsertLearner(expected, registration, now);
+            expected = step.roster;
+            return step.outcome;
+          });
+          const before = JSON.stringify(actual);
+          const step = applyRegistrations(actual, registrations, now);
+          assert.deepEqual(step.outcomes, expectedOutcomes);
+          assert.equal(JSON.stringify(actual), before, 'the input roster was modified');
+          if (expectedOutcomes.every((o) => o === 'unchanged' || o === 'unknown-cohort')) {
+            assert.equal(step.roster, actual, 'a batch that changes nothing returns the roster it was given');
+          } else {
+            const text = serializeCanonical(step.roster);
+            assert.equal(text, plainCanonicalText(expected, now));
+            assert.equal(`${JSON.stringify(step.roster, null, 2)}\n`, text, 'the roster kept in memory is the one written');
+          }
+          actual = step.roster;
         });
-        const before = JSON.stringify(roster);
-        const actual = upsertLearners(roster, registrations, now);
-        assert.deepEqual(actual.outcomes, expectedOutcomes);
-        assert.equal(JSON.stringify(actual.roster), JSON.stringify(expected));
-        assert.equal(JSON.stringify(roster), before, 'the input roster was modified');
-        if (expectedOutcomes.every((o) => o === 'unchanged' || o === 'unknown-cohort')) assert.equal(actual.roster, roster);
       }),
       runs(200),
     );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, readdir, stat, writeFile, mkdir, utimes } from 'node:fs/promises';
+import { chmod, readFile, readdir, rm, stat, writeFile, mkdir, utimes } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -101,6 +101,30 @@ describe('roster store: registering', () => {
     const roster = await readRoster(rosterPath);
     assert.equal(roster.learners[0]!.github_handle, 'grace');
     assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('a new roster file is for its owner only; a write keeps the permission bits the file has', async () => {
+    const rosterPath = freshPath();
+    const store = new RosterStore({ path: rosterPath });
+    await store.register({ github_handle: 'grace', cohort_id: 'c1', path: 'day1-day2' });
+    assert.equal((await stat(rosterPath)).mode & 0o777, 0o600);
+    // Another tool (or the operator) shares the file with its group.
+    await chmod(rosterPath, 0o640);
+    await store.register({ github_handle: 'ada', cohort_id: 'c1', path: 'day1-day2' });
+    assert.equal((await stat(rosterPath)).mode & 0o777, 0o640);
+    await chmod(rosterPath, 0o644);
+    await store.register({ github_handle: 'alan', cohort_id: 'c1', path: 'day1-day2' });
+    assert.equal((await stat(rosterPath)).mode & 0o777, 0o644);
+    assert.equal((await readRoster(rosterPath)).learners.length, 3);
+  });
+
+  test('a folder removed between writes is made again, and the registration is not refused', async () => {
+    const rosterPath = freshPath();
+    const store = new RosterStore({ path: rosterPath });
+    await store.register({ github_handle: 'grace', cohort_id: 'c1', path: 'day1-day2' });
+    await rm(path.dirname(rosterPath), { recursive: true });
+    assert.deepEqual(await store.register({ github_handle: 'ada', cohort_id: 'c1', path: 'day1-day2' }), { outcome: 'created' });
+    assert.deepEqual((await readRoster(rosterPath)).learners.map((l) => l.github_handle), ['ada']);
   });
 
   test('keeps unknown fields, notes and provisioning data through a write', async () => {

@@ -280,48 +280,212 @@ export function upsertLearner(roster: Roster, registration: Registration, now: D
 
 export type BatchOutcome = UpsertOutcome | 'unknown-cohort';
 
-/**
- * Applies registrations in order, as repeated `upsertLearner` calls would,
- * but with one index of the roster's keys instead of a scan per registration.
- * When the roster lists cohorts, a registration for any other cohort is
- * refused ('unknown-cohort') and changes nothing.
- */
-export function upsertLearners(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: BatchOutcome[] } {
-  const cohorts = new Set(listedCohorts(roster).map((c) => c.cohort_id));
-  const index = new Map<string, number>();
-  roster.learners.forEach((l, i) => index.set(keyOfLearner(l), i));
-  let learners: Learner[] | null = null;
-  const outcomes = registrations.map((registration): BatchOutcome => {
-    if (cohorts.size > 0 && !cohorts.has(registration.cohort_id)) return 'unknown-cohort';
-    const key = learnerKey(registration.github_handle, registration.cohort_id);
-    const at = index.get(key);
-    const current = learners ?? roster.learners;
-    if (at === undefined) {
-      learners ??= roster.learners.slice();
-      index.set(key, learners.length);
-      learners.push(newLearner(registration, now));
-      return 'created';
-    }
-    const existing = current[at]!;
-    if (existing.path === registration.path) return 'unchanged';
-    learners ??= roster.learners.slice();
-    learners[at] = { ...existing, path: registration.path };
-    return 'updated';
-  });
-  return { roster: learners === null ? roster : { ...roster, learners }, outcomes };
-}
-
 // ECMA-402 defines `a.localeCompare(b)` as comparing with a collator built
 // from the same (default) locale and options, so this orders exactly as the
 // provisioning tool's `localeCompare` does, without rebuilding one per call.
 const collator = new Intl.Collator();
 
-/** Learners in identity-key order (a stable sort: each key computed once). */
+// Arrays that sortLearners returned, and the sorted copy of each array it was
+// given. Learner arrays are never modified in place (a change makes a new
+// array), so an array in canonical order stays in it.
+const inOrder = new WeakSet<readonly Learner[]>();
+const sortedCopies = new WeakMap<readonly Learner[], Learner[]>();
+
+/**
+ * Learners in identity-key order (a stable sort: each key computed once).
+ * An array already sorted by this function is returned as it is, so callers
+ * must treat the result as read-only.
+ */
 export function sortLearners(learners: readonly Learner[]): Learner[] {
-  return learners
-    .map((learner) => ({ key: keyOfLearner(learner), learner }))
-    .sort((a, b) => collator.compare(a.key, b.key))
-    .map((entry) => entry.learner);
+  if (inOrder.has(learners)) return learners as Learner[];
+  let sorted = sortedCopies.get(learners);
+  if (sorted === undefined) {
+    sorted = learners
+      .map((learner) => ({ key: keyOfLearner(learner), learner }))
+      .sort((a, b) => collator.compare(a.key, b.key))
+      .map((entry) => entry.learner);
+    inOrder.add(sorted);
+    sortedCopies.set(learners, sorted);
+  }
+  return sorted;
+}
+
+/** The first position in sorted learners whose key orders after `key` (equal keys stay before it). */
+function positionAfter(sorted: readonly Learner[], key: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (collator.compare(keyOfLearner(sorted[middle]!), key) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The position of the learner whose key is exactly `key` in sorted learners (it must be there). */
+function positionOf(sorted: readonly Learner[], key: string): number {
+  // Distinct keys can compare equal (the collator ignores some characters), so look among the equal ones.
+  for (let at = positionAfter(sorted, key) - 1; at >= 0 && collator.compare(keyOfLearner(sorted[at]!), key) === 0; at--) {
+    if (keyOfLearner(sorted[at]!) === key) return at;
+  }
+  throw new Error(`learner ${key} is not in the roster`);
+}
+
+/** Past this many pieces, a learners' text is joined into one buffer again (amortised over many batches). */
+const MAX_PIECES = 256;
+
+/**
+ * The learners' bytes as they stand in the file, each one's text followed by
+ * `,\n`, held as a list of pieces (so a batch copies no unchanged bytes), with
+ * the offset where each learner starts (`starts[n]` is the end). Every piece
+ * ends where a learner's text ends.
+ */
+class LearnersText {
+  readonly pieces: readonly Buffer[];
+  private readonly pieceStarts: Float64Array;
+
+  constructor(pieces: readonly Buffer[], readonly starts: Float64Array) {
+    this.pieces = pieces.length > MAX_PIECES ? [Buffer.concat(pieces)] : pieces;
+    this.pieceStarts = new Float64Array(this.pieces.length + 1);
+    this.pieces.forEach((piece, i) => {
+      this.pieceStarts[i + 1] = this.pieceStarts[i]! + piece.length;
+    });
+  }
+
+  /** Appends to `into` the pieces that make up bytes `from` to `to`. */
+  copyRange(from: number, to: number, into: Buffer[]): void {
+    // The last piece starting at or before `from`.
+    let low = 0;
+    let high = this.pieces.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.pieceStarts[middle]! <= from) low = middle;
+      else high = middle - 1;
+    }
+    for (let i = low; from < to; i++) {
+      const start = this.pieceStarts[i]!;
+      const end = Math.min(this.pieceStarts[i + 1]!, to);
+      into.push(this.pieces[i]!.subarray(from - start, end - start));
+      from = end;
+    }
+  }
+}
+
+const texts = new WeakMap<readonly Learner[], LearnersText>();
+const LEARNER_SEPARATOR = ',\n';
+
+/** A learner as it stands in the file (an element of `learners`, four spaces deep), then the separator. */
+function learnerChunk(learner: Learner): Buffer {
+  // Indent after each line feed only: a multiline regex would also break at
+  // U+2028 and U+2029, which JSON.stringify leaves unescaped inside strings.
+  return Buffer.from(`    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}${LEARNER_SEPARATOR}`);
+}
+
+function textOf(learners: readonly Learner[]): LearnersText {
+  let text = texts.get(learners);
+  if (text === undefined) {
+    const chunks = learners.map(learnerChunk);
+    const starts = new Float64Array(learners.length + 1);
+    chunks.forEach((chunk, i) => {
+      starts[i + 1] = starts[i]! + chunk.length;
+    });
+    text = new LearnersText([Buffer.concat(chunks, starts[learners.length])], starts);
+    texts.set(learners, text);
+  }
+  return text;
+}
+
+// The key index of a sorted learners array. An index is updated in place and
+// handed on to the array a batch makes, so each array's entry is taken, never shared.
+const keyIndexes = new WeakMap<readonly Learner[], Map<string, Learner>>();
+
+function keyIndexOf(learners: readonly Learner[]): Map<string, Learner> {
+  return keyIndexes.get(learners) ?? new Map(learners.map((l) => [keyOfLearner(l), l]));
+}
+
+/**
+ * Applies a batch of registrations in order, as one `upsertLearner` after
+ * another would, and returns the roster in canonical form (`canonicalRoster`)
+ * as of `now`. When the roster lists cohorts, a registration for any other
+ * cohort is refused ('unknown-cohort') and changes nothing. When nothing
+ * changes, the roster given is returned as it is.
+ *
+ * The work is in proportion to the batch, not the roster, when the roster came
+ * from an earlier call: its sorted learners, their key index and their file
+ * bytes are kept, the new learners are placed by binary search, and the
+ * unchanged bytes are copied across in runs.
+ */
+export function applyRegistrations(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: BatchOutcome[] } {
+  const cohorts = new Set(listedCohorts(roster).map((c) => c.cohort_id));
+  const sorted = sortLearners(roster.learners);
+  const index = keyIndexOf(sorted);
+  // New learners in the order they were first registered, and changed existing ones by key.
+  const created = new Map<string, Learner>();
+  const changed = new Map<string, Learner>();
+  const outcomes = registrations.map((registration): BatchOutcome => {
+    if (cohorts.size > 0 && !cohorts.has(registration.cohort_id)) return 'unknown-cohort';
+    const key = learnerKey(registration.github_handle, registration.cohort_id);
+    const existing = created.get(key) ?? changed.get(key) ?? index.get(key);
+    if (existing === undefined) {
+      const learner = newLearner(registration, now);
+      keys.set(learner, key);
+      created.set(key, learner);
+      return 'created';
+    }
+    if (existing.path === registration.path) return 'unchanged';
+    const updated: Learner = { ...existing, path: registration.path };
+    keys.set(updated, key);
+    (created.has(key) ? created : changed).set(key, updated);
+    return 'updated';
+  });
+  if (created.size === 0 && changed.size === 0) return { roster, outcomes };
+
+  // Edits by position in the sorted learners: a new learner goes in before
+  // `at`, after any learner whose key orders the same (as a stable sort of the
+  // old learners followed by the new would place it); a changed one replaces `at`.
+  const edits: Array<{ at: number; learner: Learner; replaces: boolean }> = [];
+  for (const learner of sortLearners([...created.values()])) {
+    edits.push({ at: positionAfter(sorted, keyOfLearner(learner)), learner, replaces: false });
+  }
+  for (const [key, learner] of changed) edits.push({ at: positionOf(sorted, key), learner, replaces: true });
+  edits.sort((a, b) => a.at - b.at || Number(a.replaces) - Number(b.replaces));
+
+  const old = textOf(sorted);
+  const learners: Learner[] = [];
+  const pieces: Buffer[] = [];
+  const starts = new Float64Array(sorted.length + created.size + 1);
+  let copied = 0;
+  let bytes = 0;
+  const copyUntil = (end: number) => {
+    if (end <= copied) return;
+    const from = old.starts[copied]!;
+    const shift = bytes - from;
+    for (let i = copied; i < end; i++) {
+      starts[learners.length] = old.starts[i]! + shift;
+      learners.push(sorted[i]!);
+    }
+    old.copyRange(from, old.starts[end]!, pieces);
+    bytes += old.starts[end]! - from;
+    copied = end;
+  };
+  for (const edit of edits) {
+    copyUntil(edit.at);
+    const chunk = learnerChunk(edit.learner);
+    starts[learners.length] = bytes;
+    learners.push(edit.learner);
+    pieces.push(chunk);
+    bytes += chunk.length;
+    if (edit.replaces) copied = edit.at + 1;
+  }
+  copyUntil(sorted.length);
+  starts[learners.length] = bytes;
+
+  for (const [key, learner] of [...created, ...changed]) index.set(key, learner);
+  keyIndexes.delete(sorted);
+  keyIndexes.set(learners, index);
+  texts.set(learners, new LearnersText(pieces, starts));
+  inOrder.add(learners);
+  return { roster: canonicalRoster({ ...roster, learners }, now), outcomes };
 }
 
 /**
@@ -351,14 +515,12 @@ export function serializeCanonical(roster: Roster): string {
   return Buffer.concat(serializeCanonicalChunks(roster)).toString('utf8');
 }
 
-const LEARNER_SEPARATOR = Buffer.from(',\n');
-
 /**
- * The file's bytes as a list of chunks whose concatenation is exactly
- * `JSON.stringify(roster, null, 2) + "\n"`. Each learner's chunk (its text at
- * its depth in the file, UTF-8 encoded) is kept beside its record and reused
- * on the next write, so a write stringifies only new or changed learners and
- * never builds the whole file as one string.
+ * The file's bytes as chunks whose concatenation is exactly
+ * `JSON.stringify(roster, null, 2) + "\n"`: the text before the learners, the
+ * learners' pieces (kept beside their array and carried forward by
+ * `applyRegistrations`, so a write stringifies only new or changed learners
+ * and copies nothing else), and the text after them.
  */
 export function serializeCanonicalChunks(roster: Roster): Buffer[] {
   if (roster.learners.length === 0) return [Buffer.from(`${JSON.stringify(roster, null, 2)}\n`)];
@@ -366,27 +528,15 @@ export function serializeCanonicalChunks(roster: Roster): Buffer[] {
   // Keys after `learners` are nested deeper than two spaces, so the first match is the top-level key.
   const slot = '\n  "learners": []';
   const at = shell.indexOf(slot);
-  const chunks: Buffer[] = [Buffer.from(`${shell.slice(0, at)}\n  "learners": [\n`)];
-  roster.learners.forEach((learner, i) => {
-    if (i > 0) chunks.push(LEARNER_SEPARATOR);
-    chunks.push(learnerBytes(learner));
-  });
-  chunks.push(Buffer.from(`\n  ]${shell.slice(at + slot.length)}\n`));
-  return chunks;
-}
-
-const bytes = new WeakMap<Learner, Buffer>();
-
-/** A learner as it stands in the file: an element of the top-level `learners` array, four spaces deep. */
-function learnerBytes(learner: Learner): Buffer {
-  let chunk = bytes.get(learner);
-  if (chunk === undefined) {
-    // Indent after each line feed only: a multiline regex would also break at
-    // U+2028 and U+2029, which JSON.stringify leaves unescaped inside strings.
-    chunk = Buffer.from(`    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}`);
-    bytes.set(learner, chunk);
-  }
-  return chunk;
+  // The last learner has no separator after it; every piece ends with a learner's, so the last piece ends with it.
+  const { pieces } = textOf(roster.learners);
+  const last = pieces[pieces.length - 1]!;
+  return [
+    Buffer.from(`${shell.slice(0, at)}\n  "learners": [\n`),
+    ...pieces.slice(0, -1),
+    last.subarray(0, last.length - LEARNER_SEPARATOR.length),
+    Buffer.from(`\n  ]${shell.slice(at + slot.length)}\n`),
+  ];
 }
 
 /** The stored value, or the contract's default where a liberal reader met none. */

@@ -19,11 +19,10 @@ import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import {
-  canonicalRoster,
+  applyRegistrations,
   emptyRoster,
   parseRoster,
   serializeCanonicalChunks,
-  upsertLearners,
   type Registration,
   type Roster,
   type BatchOutcome,
@@ -84,6 +83,15 @@ interface Cached {
   roster: Roster;
 }
 
+interface CurrentFile {
+  roster: Roster;
+  /** The file's permission bits; null when there is no file yet. */
+  mode: number | null;
+}
+
+/** How often, at most, a store sweeps away temporary files left by interrupted writes. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 interface Pending {
   registration: Registration;
   resolve: (result: RegisterResult) => void;
@@ -132,6 +140,10 @@ export class RosterStore {
   private reading: Promise<Roster> | null = null;
   private pending: Pending[] = [];
   private flushing: Promise<void> | null = null;
+  /** The roster's folder was made (or found) by an earlier write that worked. */
+  private folderReady = false;
+  /** When (monotonic ms) temporary files left by interrupted writers were last swept away; null: not yet. */
+  private sweptAt: number | null = null;
 
   constructor(options: RosterStoreOptions) {
     this.path = path.resolve(options.path);
@@ -224,29 +236,42 @@ export class RosterStore {
     }
   }
 
-  private async applyBatch(registrations: Registration[]): Promise<RegisterResult[]> {
-    await this.mkdirRoster();
-    let release: () => Promise<void>;
-    try {
-      release = await this.lock(this.path);
-    } catch (error) {
-      throw new RosterUnavailableError((error as NodeJS.ErrnoException)?.code === 'ELOCKED' ? 'busy' : 'unwritable', { cause: error });
+  /** Takes the roster's lock, making its folder first unless an earlier batch did. */
+  private async takeLock(): Promise<() => Promise<void>> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.folderReady) {
+        await this.mkdirRoster();
+        this.folderReady = true;
+      }
+      try {
+        return await this.lock(this.path);
+      } catch (error) {
+        if (isMissing(error) && attempt === 0) {
+          // The folder was removed since the last batch: make it again.
+          this.folderReady = false;
+          continue;
+        }
+        throw new RosterUnavailableError((error as NodeJS.ErrnoException)?.code === 'ELOCKED' ? 'busy' : 'unwritable', { cause: error });
+      }
     }
+  }
+
+  private async applyBatch(registrations: Registration[]): Promise<RegisterResult[]> {
+    const release = await this.takeLock();
     try {
-      let current: Roster;
+      let current: CurrentFile;
       try {
         // Checked again under the lock, so a change another program made a moment ago is kept.
-        current = await this.current();
+        current = await this.currentFile();
       } catch (error) {
         throw new RosterUnavailableError('unreadable', { cause: error });
       }
       const now = this.now();
-      const { roster, outcomes } = upsertLearners(current, registrations, now);
+      const { roster, outcomes } = applyRegistrations(current.roster, registrations, now);
       const results: RegisterResult[] = outcomes.map((outcome) => ({ outcome }));
-      const changed = roster !== current;
       try {
-        await this.removeStaleTemporaries();
-        if (changed) await this.writeAtomically(canonicalRoster(roster, now));
+        await this.sweepNowAndThen();
+        if (roster !== current.roster) await this.writeAtomically(roster, current.mode ?? 0o600);
       } catch (error) {
         throw new RosterUnavailableError('unwritable', { cause: error });
       }
@@ -263,13 +288,19 @@ export class RosterStore {
    * program changes the identity.
    */
   private async current(): Promise<Roster> {
+    return (await this.currentFile()).roster;
+  }
+
+  /** The file as it is now, with its permission bits (null when there is no file yet). */
+  private async currentFile(): Promise<CurrentFile> {
     const stat = await this.statOrNull();
     if (stat === null) {
       this.cached = null;
-      return emptyRoster();
+      return { roster: emptyRoster(), mode: null };
     }
-    if (this.cached?.signature === signatureOf(stat)) return this.cached.roster;
-    return this.load();
+    const mode = Number(stat.mode & 0o777n);
+    if (this.cached?.signature === signatureOf(stat)) return { roster: this.cached.roster, mode };
+    return { roster: await this.load(), mode };
   }
 
   private async mkdirRoster(): Promise<void> {
@@ -284,6 +315,17 @@ export class RosterStore {
     return path.join(this.dir, `.${this.base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   }
 
+  /**
+   * Temporary files are left only by a writer that died mid-write, so they
+   * are swept on this store's first write and then at most once a minute,
+   * not on every write.
+   */
+  private async sweepNowAndThen(): Promise<void> {
+    if (this.sweptAt !== null && performance.now() - this.sweptAt < SWEEP_INTERVAL_MS) return;
+    await this.removeStaleTemporaries();
+    this.sweptAt = performance.now();
+  }
+
   /** Temporary files left by a writer that died; safe to remove while holding the lock. */
   private async removeStaleTemporaries(): Promise<void> {
     const prefix = `.${this.base}.`;
@@ -296,10 +338,9 @@ export class RosterStore {
     }
   }
 
-  private async writeAtomically(roster: Roster): Promise<void> {
+  /** Writes the roster in place of the file, keeping the file's permission bits (`mode`). */
+  private async writeAtomically(roster: Roster, mode: number): Promise<void> {
     const chunks = serializeCanonicalChunks(roster);
-    const existing = await this.statOrNull();
-    const mode = existing ? Number(existing.mode & 0o777n) : 0o600;
     const temporary = this.temporaryName();
     try {
       const handle = await this.fs.open(temporary, 'wx', mode);
