@@ -12,6 +12,8 @@
  *   dashboard           GET /dashboard signed in, per roster size
  *   registration        GET /register then POST /register, unique usernames, per roster size;
  *                       afterwards every 303 is checked against the roster file
+ *   repeat              the same flow at the GET /register roster size, posting usernames that are
+ *                       already registered, so nothing is written: the flow's cost without the write
  *
  * Prints a table and writes bench/results/bench-<time>.json (and latest.json).
  * Every figure is also given as a ratio to the baseline's requests per second
@@ -25,7 +27,7 @@
  *   BENCH_DASHBOARD_CONNECTIONS=10 connections for the dashboard
  *   BENCH_SIZES=100,1000,10000     roster sizes (learners)
  *   BENCH_REGISTER_GET_SIZE=1000   roster size at which GET /register is measured
- *   BENCH_ONLY=                    comma list of scenarios to run (default: all four)
+ *   BENCH_ONLY=                    comma list of scenarios to run (default: all five)
  *   BENCH_CPU_PROF=0               1: run the companion under --cpu-prof and summarise the profiles
  *   BENCH_DIR=<os tmpdir>          where the temporary roster files are made (use a real disk)
  *   BENCH_SERVER_JS=dist/server.js another build of the server to measure instead
@@ -43,7 +45,7 @@ import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** The session cookie's name when COMPANION_SECURE_COOKIES=0 (no __Host- prefix). */
 const COOKIE_NAME = 'glow_session';
-const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration'] as const;
+const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat'] as const;
 type ScenarioKind = (typeof SCENARIOS)[number];
 
 // ---------------------------------------------------------------- settings
@@ -343,6 +345,46 @@ async function measureRegistration(
   return { row, accepted: result.accepted };
 }
 
+/** Usernames the repeat scenario cycles through: each is written once, during its warm-up. */
+const REPEAT_HANDLES = 40;
+
+/**
+ * The registration flow with nothing to write: every post registers a
+ * learner already in the roster, with the same cohort and days. The roster
+ * file must be the same before and after the measured run.
+ */
+async function measureRepeat(settings: Settings, server: RunningServer, learners: number, rosterPath: string): Promise<void> {
+  log(`registration flow, already registered (nothing written), ${learners} learners: ${settings.connections} connections, ${settings.durationS} s`);
+  const flow = {
+    port: server.port,
+    connections: settings.connections,
+    cohorts: COHORTS.map((c) => c.cohort_id),
+    handlePrefix: 'repeat',
+    cookieName: COOKIE_NAME,
+    repeatHandles: REPEAT_HANDLES,
+  };
+  // The warm-up registers the usernames the measured run repeats.
+  await loadRegistrationFlow({ ...flow, durationS: Math.max(1, settings.warmupS) });
+  const before = await readRoster(rosterPath);
+  const result = await loadRegistrationFlow({ ...flow, durationS: settings.durationS, serverPid: server.pid });
+  const after = await readRoster(rosterPath);
+  if (after.text !== before.text) throw new Error('the roster file changed while every post was a repeat: the scenario measured writes');
+  addRow({
+    scenario: 'registration flow, already registered (303, nothing written)',
+    kind: 'repeat',
+    learners: before.roster.learners.length,
+    connections: result.connections,
+    perSecond: result.registrationsPerSecond,
+    unit: 'reg/s',
+    p50Ms: result.postLatencyMs.p50,
+    p99Ms: result.postLatencyMs.p99,
+    errors: result.errors,
+    unexpected: result.unexpected,
+    serverCpuMsPerUnit: result.serverCpuMs !== null && result.registrations > 0 ? result.serverCpuMs / result.registrations : null,
+    detail: { ...result, accepted: [] },
+  });
+}
+
 // ---------------------------------------------------------------- report
 
 function table(): string {
@@ -392,6 +434,7 @@ function checkTargets(settings: Settings): TargetCheck[] {
       met: lost === 0 && regs.every((r) => r.registration?.rosterValidAfterShutdown === true && r.registration.lostAfterShutdown === 0),
     });
     const reg1000 = regs.find((r) => r.learners === 1000);
+    const repeat = rows.find((r) => r.kind === 'repeat');
     if (get && reg1000 && reg1000.perSecond > 0) {
       // The roster grows while the run lasts; its first quarter is the figure closest to "at 1,000 learners".
       const first = reg1000.registration?.bySize[0];
@@ -404,6 +447,9 @@ function checkTargets(settings: Settings): TargetCheck[] {
           `factor ${fmt(factor, 2)} (whole run, ${reg1000.learners}->${reg1000.registration?.learnersAfter} learners: ${fmt(reg1000.perSecond)} reg/s, factor ${fmt(get.perSecond / reg1000.perSecond, 2)})` +
           (get.serverCpuMsPerUnit && reg1000.serverCpuMsPerUnit
             ? `; server CPU ${fmt(reg1000.serverCpuMsPerUnit, 2)} ms per registration vs ${fmt(get.serverCpuMsPerUnit, 2)} ms per GET /register (x${fmt(reg1000.serverCpuMsPerUnit / get.serverCpuMsPerUnit, 1)})`
+            : '') +
+          (repeat && repeat.perSecond > 0
+            ? `; the same flow with nothing to write: ${fmt(repeat.perSecond)} reg/s, factor ${fmt(get.perSecond / repeat.perSecond, 2)}`
             : ''),
         met: factor <= 4,
       });
@@ -462,11 +508,25 @@ async function main(): Promise<void> {
       if (!settings.only.has('register-get')) await measureBaselineAlone(settings, baseline);
     }
 
-    const needsCompanion = ['register-get', 'dashboard', 'registration'].some((s) => settings.only.has(s as ScenarioKind));
+    const needsCompanion = ['register-get', 'dashboard', 'registration', 'repeat'].some((s) => settings.only.has(s as ScenarioKind));
     for (const learners of needsCompanion ? settings.sizes : []) {
       const wantGet = settings.only.has('register-get') && learners === settings.registerGetSize;
       const wantDashboard = settings.only.has('dashboard');
       const wantRegistration = settings.only.has('registration');
+      const wantRepeat = settings.only.has('repeat') && learners === settings.registerGetSize;
+      if (wantRepeat) {
+        // Its own server and roster, so that the other scenarios start from the roster size they name.
+        const repeatPath = path.join(work, `roster-${learners}-repeat.json`);
+        await writeRoster(repeatPath, learners);
+        const server = await startCompanion({ rosterPath: repeatPath, logFile, cpuProfileDir: profileDir });
+        running.push(server);
+        try {
+          await measureRepeat(settings, server, learners, repeatPath);
+        } finally {
+          await server.stop();
+          running.splice(running.indexOf(server), 1);
+        }
+      }
       if (!wantGet && !wantDashboard && !wantRegistration) continue;
       const rosterPath = path.join(work, `roster-${learners}.json`);
       const bytes = await writeRoster(rosterPath, learners);
@@ -502,7 +562,7 @@ async function main(): Promise<void> {
   }
 
   // Report order: baseline, GET /register, dashboards, registrations, each by roster size.
-  const order: ScenarioKind[] = ['baseline', 'register-get', 'dashboard', 'registration'];
+  const order: ScenarioKind[] = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat'];
   rows.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || (a.learners ?? -1) - (b.learners ?? -1));
   // Ratios to the baseline measured in this run.
   const baselineRps = baselines[0]?.requestsPerSecond ?? null;

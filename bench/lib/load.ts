@@ -229,9 +229,12 @@ function header(headers: Record<string, unknown> | undefined, name: string): str
  * The registration flow on every connection, over and over: GET /register
  * (a new session cookie and CSRF token), then POST /register with a new,
  * unique username; a 303 to the success page is a completed registration.
+ * With `repeatHandles`, the usernames cycle through that many instead, so
+ * after the first few every post registers someone already there (the same
+ * cohort and days) and nothing is written.
  */
 export async function loadRegistrationFlow(
-  o: Omit<LoadOptions, 'path' | 'headers'> & { cohorts: string[]; handlePrefix: string; cookieName: string },
+  o: Omit<LoadOptions, 'path' | 'headers'> & { cohorts: string[]; handlePrefix: string; cookieName: string; repeatHandles?: number },
 ): Promise<FlowResult> {
   const latencies = new Latencies();
   const postLatencies = new Latencies();
@@ -273,8 +276,9 @@ export async function loadRegistrationFlow(
         // No form to post: start the flow again (autocannon counts this as a reset).
         if (!ctx.cookie || !ctx.csrf) return null as unknown as autocannon.Request;
         serial++;
-        ctx.handle = `${o.handlePrefix}-${serial.toString(36)}`;
-        ctx.cohort = o.cohorts[serial % o.cohorts.length]!;
+        const n = o.repeatHandles ? serial % o.repeatHandles : serial;
+        ctx.handle = `${o.handlePrefix}-${n.toString(36)}`;
+        ctx.cohort = o.cohorts[n % o.cohorts.length]!;
         const body = new URLSearchParams({ github_handle: ctx.handle, cohort_id: ctx.cohort, path: 'day1-day2', csrf_token: ctx.csrf }).toString();
         ctx.tPost = performance.now();
         return {

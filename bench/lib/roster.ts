@@ -62,9 +62,10 @@ export async function writeRoster(file: string, learners: number): Promise<numbe
 }
 
 /** Reads and validates the file under the contract (throws if the companion left it invalid). */
-export async function readRoster(file: string): Promise<{ roster: Roster; keys: Set<string> }> {
-  const roster = parseRoster(await readFile(file, 'utf8'));
-  return { roster, keys: new Set(roster.learners.map((l) => learnerKey(l.github_handle, l.cohort_id))) };
+export async function readRoster(file: string): Promise<{ text: string; roster: Roster; keys: Set<string> }> {
+  const text = await readFile(file, 'utf8');
+  const roster = parseRoster(text);
+  return { text, roster, keys: new Set(roster.learners.map((l) => learnerKey(l.github_handle, l.cohort_id))) };
 }
 
 export { learnerKey };
