@@ -331,20 +331,22 @@ function positionOf(sorted: readonly Learner[], key: string): number {
   throw new Error(`learner ${key} is not in the roster`);
 }
 
-/** Past this many pieces, a learners' text is joined into one buffer again (amortised over many batches). */
-const MAX_PIECES = 256;
+/**
+ * Past this many pieces, a learners' text is joined into one buffer again
+ * (about every ten batches of fifty; near the most a single writev takes).
+ */
+const MAX_PIECES = 1000;
 
 /**
  * The learners' bytes as they stand in the file, each one's text followed by
  * `,\n`, held as a list of pieces (so a batch copies no unchanged bytes), with
- * the offset where each learner starts (`starts[n]` is the end). Every piece
- * ends where a learner's text ends.
+ * each learner's length in bytes. Every piece ends where a learner's text ends.
  */
 class LearnersText {
   readonly pieces: readonly Buffer[];
   private readonly pieceStarts: Float64Array;
 
-  constructor(pieces: readonly Buffer[], readonly starts: Float64Array) {
+  constructor(pieces: readonly Buffer[], readonly lengths: Uint32Array) {
     this.pieces = pieces.length > MAX_PIECES ? [Buffer.concat(pieces)] : pieces;
     this.pieceStarts = new Float64Array(this.pieces.length + 1);
     this.pieces.forEach((piece, i) => {
@@ -385,11 +387,7 @@ function textOf(learners: readonly Learner[]): LearnersText {
   let text = texts.get(learners);
   if (text === undefined) {
     const chunks = learners.map(learnerChunk);
-    const starts = new Float64Array(learners.length + 1);
-    chunks.forEach((chunk, i) => {
-      starts[i + 1] = starts[i]! + chunk.length;
-    });
-    text = new LearnersText([Buffer.concat(chunks, starts[learners.length])], starts);
+    text = new LearnersText([Buffer.concat(chunks)], Uint32Array.from(chunks, (chunk) => chunk.length));
     texts.set(learners, text);
   }
   return text;
@@ -451,39 +449,42 @@ export function applyRegistrations(roster: Roster, registrations: readonly Regis
   edits.sort((a, b) => a.at - b.at || Number(a.replaces) - Number(b.replaces));
 
   const old = textOf(sorted);
-  const learners: Learner[] = [];
+  const runs: Learner[][] = [];
   const pieces: Buffer[] = [];
-  const starts = new Float64Array(sorted.length + created.size + 1);
+  const lengths = new Uint32Array(sorted.length + created.size);
+  let placed = 0;
+  // Old learners passed so far, and where the next one starts in the old text.
   let copied = 0;
-  let bytes = 0;
+  let copiedBytes = 0;
   const copyUntil = (end: number) => {
     if (end <= copied) return;
-    const from = old.starts[copied]!;
-    const shift = bytes - from;
-    for (let i = copied; i < end; i++) {
-      starts[learners.length] = old.starts[i]! + shift;
-      learners.push(sorted[i]!);
-    }
-    old.copyRange(from, old.starts[end]!, pieces);
-    bytes += old.starts[end]! - from;
+    let runBytes = 0;
+    for (let i = copied; i < end; i++) runBytes += old.lengths[i]!;
+    old.copyRange(copiedBytes, copiedBytes + runBytes, pieces);
+    lengths.set(old.lengths.subarray(copied, end), placed);
+    runs.push(sorted.slice(copied, end));
+    placed += end - copied;
+    copiedBytes += runBytes;
     copied = end;
   };
   for (const edit of edits) {
     copyUntil(edit.at);
     const chunk = learnerChunk(edit.learner);
-    starts[learners.length] = bytes;
-    learners.push(edit.learner);
     pieces.push(chunk);
-    bytes += chunk.length;
-    if (edit.replaces) copied = edit.at + 1;
+    lengths[placed++] = chunk.length;
+    runs.push([edit.learner]);
+    if (edit.replaces) {
+      copiedBytes += old.lengths[edit.at]!;
+      copied = edit.at + 1;
+    }
   }
   copyUntil(sorted.length);
-  starts[learners.length] = bytes;
+  const learners = ([] as Learner[]).concat(...runs);
 
   for (const [key, learner] of [...created, ...changed]) index.set(key, learner);
   keyIndexes.delete(sorted);
   keyIndexes.set(learners, index);
-  texts.set(learners, new LearnersText(pieces, starts));
+  texts.set(learners, new LearnersText(pieces, lengths));
   inOrder.add(learners);
   return { roster: canonicalRoster({ ...roster, learners }, now), outcomes };
 }
