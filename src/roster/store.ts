@@ -225,15 +225,7 @@ export class RosterStore {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0);
-      try {
-        const results = await this.applyBatch(batch.map((p) => p.registration));
-        batch.forEach((p, i) => p.resolve(results[i]!));
-      } catch (error) {
-        batch.forEach((p) => p.reject(error));
-      }
-    }
+    while (this.pending.length > 0) await this.writeBatch();
   }
 
   /** Takes the roster's lock, making its folder first unless an earlier batch did. */
@@ -256,28 +248,39 @@ export class RosterStore {
     }
   }
 
-  private async applyBatch(registrations: Registration[]): Promise<RegisterResult[]> {
-    const release = await this.takeLock();
+  /**
+   * One group commit. The waiting registrations are taken only once the lock
+   * is held and the file has been checked, so those that arrive meanwhile
+   * join this write instead of waiting for the next. Each is answered once
+   * the write is durable (or has failed).
+   */
+  private async writeBatch(): Promise<void> {
+    let batch: Pending[] | null = null;
     try {
-      let current: CurrentFile;
+      const release = await this.takeLock();
       try {
-        // Checked again under the lock, so a change another program made a moment ago is kept.
-        current = await this.currentFile();
-      } catch (error) {
-        throw new RosterUnavailableError('unreadable', { cause: error });
+        let current: CurrentFile;
+        try {
+          // Checked again under the lock, so a change another program made a moment ago is kept.
+          current = await this.currentFile();
+        } catch (error) {
+          throw new RosterUnavailableError('unreadable', { cause: error });
+        }
+        batch = this.pending.splice(0);
+        const now = this.now();
+        const { roster, outcomes } = applyRegistrations(current.roster, batch.map((p) => p.registration), now);
+        try {
+          await this.sweepNowAndThen();
+          if (roster !== current.roster) await this.writeAtomically(roster, current.mode ?? 0o600);
+        } catch (error) {
+          throw new RosterUnavailableError('unwritable', { cause: error });
+        }
+        batch.forEach((p, i) => p.resolve({ outcome: outcomes[i]! }));
+      } finally {
+        await release();
       }
-      const now = this.now();
-      const { roster, outcomes } = applyRegistrations(current.roster, registrations, now);
-      const results: RegisterResult[] = outcomes.map((outcome) => ({ outcome }));
-      try {
-        await this.sweepNowAndThen();
-        if (roster !== current.roster) await this.writeAtomically(roster, current.mode ?? 0o600);
-      } catch (error) {
-        throw new RosterUnavailableError('unwritable', { cause: error });
-      }
-      return results;
-    } finally {
-      await release();
+    } catch (error) {
+      for (const p of batch ?? this.pending.splice(0)) p.reject(error);
     }
   }
 
