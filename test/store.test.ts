@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
-import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { RosterStore, RosterUnavailableError, type LockFn, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
 import { tempDir } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
@@ -210,6 +210,28 @@ describe('roster store: registering', () => {
     assert.equal(roster.learners.length, 201);
     assert.ok(writes < 200, `expected batched writes, got ${writes}`);
     assert.deepEqual(await leftovers(rosterPath), []);
+  });
+
+  test('registrations that arrive while the lock is being taken join that write', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    let writes = 0;
+    const countingFs: RosterFs = { ...(fsp as unknown as RosterFs), rename: async (from, to) => { writes += 1; return fsp.rename(from, to); } };
+    // The lock is slow to come: another process holds it for a moment.
+    let lockAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (lockAsked = resolve));
+    const slowLock: LockFn = async () => {
+      lockAsked();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return async () => {};
+    };
+    const store = new RosterStore({ path: rosterPath, fs: countingFs, lock: slowLock });
+    const first = store.register({ github_handle: 'first', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await asked;
+    const later = Array.from({ length: 5 }, (_, i) => store.register({ github_handle: `later-${i}`, cohort_id: 'spring-2026', path: 'day1-day2' }));
+    await Promise.all([first, ...later]);
+    assert.equal(writes, 1);
+    assert.equal((await readRoster(rosterPath)).learners.length, 7);
   });
 
   test('several processes registering into one file at once lose nothing', async () => {
