@@ -11,6 +11,7 @@
  *   directory, taken over when its holder stops refreshing it), re-reads the
  *   file under the lock, and replaces it atomically: a temporary file in the
  *   same folder, flushed, renamed over the roster, then the folder flushed.
+ *   Temporary files left by a writer that died are swept away now and then.
  * - A file that cannot be parsed or breaks the contract is never written.
  */
 import { randomBytes } from 'node:crypto';
