@@ -193,6 +193,19 @@ describe('serialization', () => {
     assert.ok(actual.learners.length > 500, `only ${actual.learners.length} learners`);
   });
 
+  test('one very large batch spread through a large roster is applied in one piece', () => {
+    // Thousands of separate runs of old learners between new ones.
+    const registrations = (prefix: string, n: number): Registration[] =>
+      Array.from({ length: n }, (_, i) => ({ github_handle: `${prefix}${String(i).padStart(5, '0')}`, cohort_id: 'spring-2026', path: 'day1-day2' }));
+    const first = applyRegistrations(example(), registrations('m', 5000), NOW);
+    const { roster, outcomes } = applyRegistrations(first.roster, registrations('m', 5000).map((r) => ({ ...r, github_handle: `${r.github_handle}a` })), NOW);
+    assert.ok(outcomes.every((o) => o === 'created'));
+    assert.equal(roster.learners.length, 10_001);
+    const keys = roster.learners.map((l) => `${l.github_handle.toLowerCase()}@@${l.cohort_id}`);
+    keys.slice(1).forEach((key, i) => assert.ok(keys[i]!.localeCompare(key) < 0, `${keys[i]} before ${key}`));
+    assert.equal(serializeCanonical(roster), `${JSON.stringify(roster, null, 2)}\n`);
+  });
+
   test('a parse and re-serialize of a canonical file gives the same bytes', () => {
     const text = serializeRoster(example(), NOW);
     assert.equal(serializeRoster(parseRoster(text), NOW), text);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
-import { RosterStore, RosterUnavailableError, type LockFn, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { RosterStore, RosterUnavailableError, properLock, type LockFn, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
 import { tempDir } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
@@ -364,5 +364,50 @@ describe('roster store: faults', () => {
     }
     await holder.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
     assert.equal((await readRoster(rosterPath)).learners.length, 2);
+  });
+
+  test('a lock in a folder that is not there fails at once, not after the whole wait for a busy lock', { timeout: 10_000 }, async () => {
+    const rosterPath = freshPath();
+    // A minute's wait would run past the test's timeout if the missing folder were waited on like a busy lock.
+    const lock = properLock(10_000, 60_000, { info() {}, warn() {}, error() {} });
+    await assert.rejects(lock(rosterPath), (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT');
+  });
+
+  test('when the lock cannot be had, those already waiting are told it is busy and a later arrival gets its own try', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    let attempts = 0;
+    let firstAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (firstAsked = resolve));
+    const lock: LockFn = async () => {
+      attempts += 1;
+      if (attempts === 1) {
+        firstAsked();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        throw Object.assign(new Error('Lock file is already being held'), { code: 'ELOCKED' });
+      }
+      return async () => {};
+    };
+    const store = new RosterStore({ path: rosterPath, lock });
+    const early = store.register({ github_handle: 'early', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await asked;
+    const late = store.register({ github_handle: 'late', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await assert.rejects(early, (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'busy');
+    assert.deepEqual(await late, { outcome: 'created' });
+    assert.deepEqual((await readRoster(rosterPath)).learners.map((l) => l.github_handle).sort(), ['ada-lovelace', 'late']);
+  });
+
+  test('the sweep removes only this roster\'s temporary files, not those of a roster whose name starts the same', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const folder = path.dirname(rosterPath);
+    const ours = '.roster.json.4242.0123456789ab.tmp';
+    const theirs = '.roster.json.1.4242.0123456789ab.tmp';
+    await writeFile(path.join(folder, ours), 'left by a writer that died');
+    await writeFile(path.join(folder, theirs), 'another roster\'s write in progress');
+    await new RosterStore({ path: rosterPath }).register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    const names = await readdir(folder);
+    assert.ok(!names.includes(ours), 'this roster\'s leftover was kept');
+    assert.ok(names.includes(theirs), 'the other roster\'s temporary file was removed');
   });
 });

@@ -479,7 +479,9 @@ export function applyRegistrations(roster: Roster, registrations: readonly Regis
     }
   }
   copyUntil(sorted.length);
-  const learners = ([] as Learner[]).concat(...runs);
+  // Joined a bounded number of runs at a time: one spread argument per run could overflow the stack.
+  let learners: Learner[] = [];
+  for (let i = 0; i < runs.length; i += 4096) learners = learners.concat(...runs.slice(i, i + 4096));
 
   for (const [key, learner] of [...created, ...changed]) index.set(key, learner);
   keyIndexes.delete(sorted);

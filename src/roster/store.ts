@@ -101,23 +101,37 @@ interface Pending {
 
 const silentLog: Logger = { info() {}, warn() {}, error() {} };
 
+/**
+ * The cross-process lock, with proper-lockfile. Only a lock held by someone
+ * else is waited for (up to `waitMs`, polling every 10 to 100 ms); any other
+ * failure, such as a missing folder or a read-only disk, is reported at once.
+ */
 export function properLock(staleMs: number, waitMs: number, log: Logger): LockFn {
-  const retries = Math.max(1, Math.ceil(waitMs / 100));
   return async (rosterPath) => {
-    const release = await lockfile.lock(rosterPath, {
-      realpath: false,
-      lockfilePath: `${rosterPath}.lock`,
-      stale: staleMs,
-      retries: { retries, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
-      onCompromised: (error) => log.error({ err: error }, 'roster lock was compromised'),
-    });
-    return async () => {
+    const deadline = performance.now() + waitMs;
+    for (let pause = 10; ; pause = Math.min(100, pause * 1.2)) {
+      let release: () => Promise<void>;
       try {
-        await release();
+        release = await lockfile.lock(rosterPath, {
+          realpath: false,
+          lockfilePath: `${rosterPath}.lock`,
+          stale: staleMs,
+          retries: 0,
+          onCompromised: (error) => log.error({ err: error }, 'roster lock was compromised'),
+        });
       } catch (error) {
-        log.warn({ err: error }, 'roster lock release failed');
+        if ((error as NodeJS.ErrnoException)?.code !== 'ELOCKED' || performance.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+        continue;
       }
-    };
+      return async () => {
+        try {
+          await release();
+        } catch (error) {
+          log.warn({ err: error }, 'roster lock release failed');
+        }
+      };
+    }
   };
 }
 
@@ -141,7 +155,7 @@ export class RosterStore {
   private reading: Promise<Roster> | null = null;
   private pending: Pending[] = [];
   private flushing: Promise<void> | null = null;
-  /** The roster's folder was made (or found) by an earlier write that worked. */
+  /** The roster's folder was made (or found there) by an earlier batch. */
   private folderReady = false;
   /** When (monotonic ms) temporary files left by interrupted writers were last swept away; null: not yet. */
   private sweptAt: number | null = null;
@@ -256,6 +270,8 @@ export class RosterStore {
    * the write is durable (or has failed).
    */
   private async writeBatch(): Promise<void> {
+    // If the lock cannot be had, those already waiting are told so; later arrivals get their own try.
+    const waiting = this.pending.length;
     let batch: Pending[] | null = null;
     try {
       const release = await this.takeLock();
@@ -281,7 +297,7 @@ export class RosterStore {
         await release();
       }
     } catch (error) {
-      for (const p of batch ?? this.pending.splice(0)) p.reject(error);
+      for (const p of batch ?? this.pending.splice(0, waiting)) p.reject(error);
     }
   }
 
@@ -319,6 +335,12 @@ export class RosterStore {
     return path.join(this.dir, `.${this.base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   }
 
+  /** Whether a name in the folder is one of this roster's temporary files (not another roster's with a longer name). */
+  private isTemporaryName(name: string): boolean {
+    const prefix = `.${this.base}.`;
+    return name.startsWith(prefix) && /^\d+\.[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length));
+  }
+
   /**
    * Temporary files are left only by a writer that died mid-write, so they
    * are swept on this store's first write and then at most once a minute,
@@ -332,10 +354,9 @@ export class RosterStore {
 
   /** Temporary files left by a writer that died; safe to remove while holding the lock. */
   private async removeStaleTemporaries(): Promise<void> {
-    const prefix = `.${this.base}.`;
     const names = await this.fs.readdir(this.dir);
     for (const name of names) {
-      if (name.startsWith(prefix) && /^\.\S+\.\d+\.[0-9a-f]{12}\.tmp$/.test(name)) {
+      if (this.isTemporaryName(name)) {
         await this.fs.unlink(path.join(this.dir, name)).catch(() => undefined);
         this.log.warn({ file: name }, 'removed a temporary roster file left by an interrupted write');
       }
