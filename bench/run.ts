@@ -286,6 +286,26 @@ async function measureDashboard(settings: Settings, server: RunningServer, learn
   pageRow(`GET /dashboard (signed in)`, 'dashboard', learners, result);
 }
 
+/** What every registration flow is driven with: the server, the connections, the roster's cohorts and a username prefix. */
+function flowOptions(settings: Settings, server: RunningServer, handlePrefix: string) {
+  return { port: server.port, connections: settings.connections, cohorts: COHORTS.map((c) => c.cohort_id), handlePrefix, cookieName: COOKIE_NAME };
+}
+
+/** A registration flow's figures for its row: registrations per second, POST latency, server CPU per registration. */
+function flowFigures(result: FlowResult) {
+  return {
+    connections: result.connections,
+    perSecond: result.registrationsPerSecond,
+    unit: 'reg/s' as const,
+    p50Ms: result.postLatencyMs.p50,
+    p99Ms: result.postLatencyMs.p99,
+    errors: result.errors,
+    unexpected: result.unexpected,
+    serverCpuMsPerUnit: result.serverCpuMs !== null && result.registrations > 0 ? result.serverCpuMs / result.registrations : null,
+    detail: { ...result, accepted: [] },
+  };
+}
+
 async function measureRegistration(
   settings: Settings,
   server: RunningServer,
@@ -295,15 +315,7 @@ async function measureRegistration(
 ): Promise<{ row: Row; accepted: Accepted[] }> {
   log(`registration flow, ${learners} learners: ${settings.connections} connections, ${settings.durationS} s`);
   const before = await readRoster(rosterPath);
-  const result = await loadRegistrationFlow({
-    port: server.port,
-    connections: settings.connections,
-    durationS: settings.durationS,
-    serverPid: server.pid,
-    cohorts: COHORTS.map((c) => c.cohort_id),
-    handlePrefix: `bench${learners}`,
-    cookieName: COOKIE_NAME,
-  });
+  const result = await loadRegistrationFlow({ ...flowOptions(settings, server, `bench${learners}`), durationS: settings.durationS, serverPid: server.pid });
   // A 303 is sent only once the registration is durably written: check the file now, before shutdown.
   const after = await readRoster(rosterPath);
   const missing = result.accepted.filter((a) => !after.keys.has(learnerKey(a.handle, a.cohort)));
@@ -313,15 +325,7 @@ async function measureRegistration(
     scenario: 'registration flow (GET + POST, 303)',
     kind: 'registration',
     learners,
-    connections: result.connections,
-    perSecond: result.registrationsPerSecond,
-    unit: 'reg/s',
-    p50Ms: result.postLatencyMs.p50,
-    p99Ms: result.postLatencyMs.p99,
-    errors: result.errors,
-    unexpected: result.unexpected,
-    serverCpuMsPerUnit: result.serverCpuMs !== null && result.registrations > 0 ? result.serverCpuMs / result.registrations : null,
-    detail: { ...result, accepted: [] },
+    ...flowFigures(result),
     registration: {
       learnersBefore: before.roster.learners.length,
       learnersAfter: after.roster.learners.length,
@@ -355,14 +359,7 @@ const REPEAT_HANDLES = 40;
  */
 async function measureRepeat(settings: Settings, server: RunningServer, learners: number, rosterPath: string): Promise<void> {
   log(`registration flow, already registered (nothing written), ${learners} learners: ${settings.connections} connections, ${settings.durationS} s`);
-  const flow = {
-    port: server.port,
-    connections: settings.connections,
-    cohorts: COHORTS.map((c) => c.cohort_id),
-    handlePrefix: 'repeat',
-    cookieName: COOKIE_NAME,
-    repeatHandles: REPEAT_HANDLES,
-  };
+  const flow = { ...flowOptions(settings, server, 'repeat'), repeatHandles: REPEAT_HANDLES };
   // The warm-up registers the usernames the measured run repeats.
   await loadRegistrationFlow({ ...flow, durationS: Math.max(1, settings.warmupS) });
   const before = await readRoster(rosterPath);
@@ -373,15 +370,7 @@ async function measureRepeat(settings: Settings, server: RunningServer, learners
     scenario: 'registration flow, already registered (303, nothing written)',
     kind: 'repeat',
     learners: before.roster.learners.length,
-    connections: result.connections,
-    perSecond: result.registrationsPerSecond,
-    unit: 'reg/s',
-    p50Ms: result.postLatencyMs.p50,
-    p99Ms: result.postLatencyMs.p99,
-    errors: result.errors,
-    unexpected: result.unexpected,
-    serverCpuMsPerUnit: result.serverCpuMs !== null && result.registrations > 0 ? result.serverCpuMs / result.registrations : null,
-    detail: { ...result, accepted: [] },
+    ...flowFigures(result),
   });
 }
 

@@ -46,6 +46,13 @@ async function leftovers(rosterPath: string): Promise<string[]> {
   return (await readdir(path.dirname(rosterPath))).filter((name) => name.endsWith('.tmp') || name.endsWith('.lock'));
 }
 
+/** The real file system, counting the writes that reach the roster (one rename each). */
+function countingWrites(): { fs: RosterFs; readonly writes: number } {
+  let writes = 0;
+  const fs: RosterFs = { ...(fsp as unknown as RosterFs), rename: async (from, to) => { writes += 1; return fsp.rename(from, to); } };
+  return { fs, get writes() { return writes; } };
+}
+
 function runWorker(rosterPath: string, prefix: string, count: number): ReturnType<typeof spawn> {
   return spawn(process.execPath, ['--import', 'tsx', WORKER, rosterPath, prefix, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
 }
@@ -199,24 +206,22 @@ describe('roster store: registering', () => {
   test('many registrations at once in one process are all kept, in fewer writes than registrations', async () => {
     const rosterPath = freshPath();
     await seed(rosterPath);
-    let writes = 0;
-    const countingFs: RosterFs = { ...(fsp as unknown as RosterFs), rename: async (from, to) => { writes += 1; return fsp.rename(from, to); } };
-    const store = new RosterStore({ path: rosterPath, fs: countingFs });
+    const counting = countingWrites();
+    const store = new RosterStore({ path: rosterPath, fs: counting.fs });
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => store.register({ github_handle: `learner-${i}`, cohort_id: 'spring-2026', path: i % 2 ? 'day2-only' : 'day1-day2' })),
     );
     assert.ok(results.every((r) => r.outcome === 'created'));
     const roster = await readRoster(rosterPath);
     assert.equal(roster.learners.length, 201);
-    assert.ok(writes < 200, `expected batched writes, got ${writes}`);
+    assert.ok(counting.writes < 200, `expected batched writes, got ${counting.writes}`);
     assert.deepEqual(await leftovers(rosterPath), []);
   });
 
   test('registrations that arrive while the lock is being taken join that write', async () => {
     const rosterPath = freshPath();
     await seed(rosterPath);
-    let writes = 0;
-    const countingFs: RosterFs = { ...(fsp as unknown as RosterFs), rename: async (from, to) => { writes += 1; return fsp.rename(from, to); } };
+    const counting = countingWrites();
     // The lock is slow to come: another process holds it for a moment.
     let lockAsked!: () => void;
     const asked = new Promise<void>((resolve) => (lockAsked = resolve));
@@ -225,12 +230,12 @@ describe('roster store: registering', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return async () => {};
     };
-    const store = new RosterStore({ path: rosterPath, fs: countingFs, lock: slowLock });
+    const store = new RosterStore({ path: rosterPath, fs: counting.fs, lock: slowLock });
     const first = store.register({ github_handle: 'first', cohort_id: 'spring-2026', path: 'day1-day2' });
     await asked;
     const later = Array.from({ length: 5 }, (_, i) => store.register({ github_handle: `later-${i}`, cohort_id: 'spring-2026', path: 'day1-day2' }));
     await Promise.all([first, ...later]);
-    assert.equal(writes, 1);
+    assert.equal(counting.writes, 1);
     assert.equal((await readRoster(rosterPath)).learners.length, 7);
   });
 

@@ -285,11 +285,10 @@ export type BatchOutcome = UpsertOutcome | 'unknown-cohort';
 // provisioning tool's `localeCompare` does, without rebuilding one per call.
 const collator = new Intl.Collator();
 
-// Arrays that sortLearners returned, and the sorted copy of each array it was
-// given. Learner arrays are never modified in place (a change makes a new
-// array), so an array in canonical order stays in it.
-const inOrder = new WeakSet<readonly Learner[]>();
-const sortedCopies = new WeakMap<readonly Learner[], Learner[]>();
+// The sorted version of each learners array sortLearners was given; an array
+// already in canonical order maps to itself. Learner arrays are never modified
+// in place (a change makes a new array), so an array in order stays in it.
+const sortedVersions = new WeakMap<readonly Learner[], Learner[]>();
 
 /**
  * Learners in identity-key order (a stable sort: each key computed once).
@@ -297,15 +296,14 @@ const sortedCopies = new WeakMap<readonly Learner[], Learner[]>();
  * must treat the result as read-only.
  */
 export function sortLearners(learners: readonly Learner[]): Learner[] {
-  if (inOrder.has(learners)) return learners as Learner[];
-  let sorted = sortedCopies.get(learners);
+  let sorted = sortedVersions.get(learners);
   if (sorted === undefined) {
     sorted = learners
       .map((learner) => ({ key: keyOfLearner(learner), learner }))
       .sort((a, b) => collator.compare(a.key, b.key))
       .map((entry) => entry.learner);
-    inOrder.add(sorted);
-    sortedCopies.set(learners, sorted);
+    sortedVersions.set(learners, sorted);
+    sortedVersions.set(sorted, sorted);
   }
   return sorted;
 }
@@ -487,7 +485,7 @@ export function applyRegistrations(roster: Roster, registrations: readonly Regis
   keyIndexes.delete(sorted);
   keyIndexes.set(learners, index);
   texts.set(learners, new LearnersText(pieces, lengths));
-  inOrder.add(learners);
+  sortedVersions.set(learners, learners);
   return { roster: canonicalRoster({ ...roster, learners }, now), outcomes };
 }
 
