@@ -18,7 +18,8 @@ import { open, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { applyRegistrations, parseRoster, serializeCanonicalChunks, type Roster } from '../src/roster/contract.js';
+import { parseRoster, type Roster } from '../src/roster/contract.js';
+import { applyRegistrations, serializeCanonicalChunks } from '../src/roster/incremental.js';
 import { COHORTS, writeRoster } from './lib/roster.js';
 
 function setting(name: string, fallback: number, max: number): number {

@@ -2,20 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   RosterInvalidError,
-  applyRegistrations,
   canonicalRoster,
+  cohortIdFor,
   isValidUsername,
   learnerKey,
   normalizeHandle,
   parseRoster,
   redactRoster,
-  serializeCanonical,
   serializeRoster,
   upsertLearner,
   validateRoster,
   type Registration,
   type Roster,
 } from '../src/roster/contract.js';
+import { applyRegistrations, serializeCanonical } from '../src/roster/incremental.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
 const NOW = new Date('2026-02-01T10:00:00.000Z');
@@ -73,6 +73,10 @@ describe('validation on read', () => {
     ['a registered_at not in UTC', { version: 1, learners: [{ ...example().learners[0], registered_at: '2026-01-14T18:22:00+01:00' }] }],
     ['notes that are not text', { version: 1, learners: [{ ...example().learners[0], notes: 3 }] }],
     ['a repo that is a number', { version: 1, learners: [{ ...example().learners[0], learning_room_repo: 5 }] }],
+    ['an enrollment repo that is a number', { version: 1, learners: [{ ...example().learners[0], enrollment_repo: 5 }] }],
+    ['an enrollment issue number of 0', { version: 1, learners: [{ ...example().learners[0], enrollment_issue_number: 0 }] }],
+    ['an enrollment issue number with a fraction', { version: 1, learners: [{ ...example().learners[0], enrollment_issue_number: 1.5 }] }],
+    ['an enrollment issue number given as text', { version: 1, learners: [{ ...example().learners[0], enrollment_issue_number: '7' }] }],
     [
       'two learners with the same key in different case',
       { version: 1, learners: [example().learners[0], { ...example().learners[0], github_handle: 'ADA-LOVELACE' }] },
@@ -96,18 +100,23 @@ describe('registration upsert', () => {
     const { roster, outcome } = upsertLearner(example(), { github_handle: 'grace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
     assert.equal(outcome, 'created');
     const added = roster.learners.at(-1)!;
-    assert.deepEqual(Object.keys(added), ['github_handle', 'cohort_id', 'path', 'learning_room_repo', 'provision_state', 'status', 'registered_at', 'last_signal_at', 'notes']);
-    assert.deepEqual(added, {
-      github_handle: 'grace',
-      cohort_id: 'spring-2026',
-      path: 'day2-only',
-      learning_room_repo: null,
-      provision_state: 'pending',
-      status: 'awaiting-ack',
-      registered_at: '2026-02-01T10:00:00.000Z',
-      last_signal_at: null,
-      notes: '',
-    });
+    // Field for field and in order, the record the provisioning tool's upsertLearner creates.
+    assert.equal(
+      JSON.stringify(added),
+      JSON.stringify({
+        github_handle: 'grace',
+        cohort_id: 'spring-2026',
+        path: 'day2-only',
+        learning_room_repo: null,
+        provision_state: 'pending',
+        status: 'awaiting-ack',
+        registered_at: '2026-02-01T10:00:00.000Z',
+        last_signal_at: null,
+        enrollment_repo: null,
+        enrollment_issue_number: null,
+        notes: '',
+      }),
+    );
   });
 
   test('registration with a taken username keeps the learner\'s provisioning state, notes and unknown fields', () => {
@@ -125,9 +134,34 @@ describe('registration upsert', () => {
   });
 
   test('the same person in another cohort is a new learner', () => {
-    const { roster, outcome } = upsertLearner(example(), { github_handle: 'ada-lovelace', cohort_id: 'autumn-2026', path: 'day1-day2' }, NOW);
+    const twoCohorts: Roster = { ...example(), cohorts: [...example().cohorts!, { cohort_id: 'autumn-2026', label: 'Autumn' }] };
+    const { roster, outcome } = upsertLearner(twoCohorts, { github_handle: 'ada-lovelace', cohort_id: 'autumn-2026', path: 'day1-day2' }, NOW);
     assert.equal(outcome, 'created');
     assert.equal(roster.learners.length, 2);
+  });
+
+  test('a cohort the roster does not list is refused and changes nothing', () => {
+    const before = example();
+    const { roster, outcome } = upsertLearner(before, { github_handle: 'grace', cohort_id: 'autumn-2026', path: 'day1-day2' }, NOW);
+    assert.equal(outcome, 'unknown-cohort');
+    assert.equal(roster, before);
+  });
+
+  test('a listed cohort named in another case is the listed cohort: Spring-2026 and spring-2026 are one learner', () => {
+    const created = upsertLearner(example(), { github_handle: 'grace', cohort_id: 'SPRING-2026', path: 'day1-day2' }, NOW);
+    assert.equal(created.outcome, 'created');
+    assert.equal(created.roster.learners.at(-1)!.cohort_id, 'spring-2026');
+    const again = upsertLearner(created.roster, { github_handle: 'Ada-Lovelace', cohort_id: 'Spring-2026', path: 'day1-day2' }, NOW);
+    assert.equal(again.outcome, 'unchanged');
+    assert.equal(again.roster.learners.length, 2);
+  });
+
+  test('a record without the enrollment fields keeps not having them when its path changes', () => {
+    const { enrollment_repo: _r, enrollment_issue_number: _n, ...older } = provisionedLearner();
+    const before: Roster = { ...example(), learners: [older] };
+    const { roster } = upsertLearner(before, { github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
+    assert.deepEqual(Object.keys(roster.learners[0]!), Object.keys(older));
+    assert.equal('enrollment_repo' in roster.learners[0]!, false);
   });
 
   test('does not modify the roster it is given', () => {
@@ -135,6 +169,25 @@ describe('registration upsert', () => {
     upsertLearner(before, { github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
     upsertLearner(before, { github_handle: 'zed', cohort_id: 'spring-2026', path: 'day2-only' }, NOW);
     assert.deepEqual(before, example());
+  });
+});
+
+describe('typed cohort ids', () => {
+  test('are stored lower-case, so Spring and spring are one cohort', () => {
+    assert.equal(cohortIdFor(' Spring ', []), 'spring');
+    assert.equal(cohortIdFor('spring', []), 'spring');
+  });
+
+  test('must start with a letter or digit and hold only letters, digits, -, _ and .', () => {
+    for (const bad of ['.hidden', '-x', '_x', '', 'a b', 'a/b', 'x'.repeat(41)]) assert.equal(cohortIdFor(bad, []), null, JSON.stringify(bad));
+    for (const good of ['a', '9', 'a.b_c-d', 'x'.repeat(40)]) assert.equal(cohortIdFor(good, []), good, JSON.stringify(good));
+  });
+
+  test('when cohorts are listed, the exact listed id wins over one that differs only by case', () => {
+    const cohorts = [{ cohort_id: 'Spring' }, { cohort_id: 'spring' }];
+    assert.equal(cohortIdFor('spring', cohorts), 'spring');
+    assert.equal(cohortIdFor('SPRING', cohorts), 'Spring');
+    assert.equal(cohortIdFor('summer', cohorts), null);
   });
 });
 
@@ -161,8 +214,7 @@ describe('serialization', () => {
   });
 
   test('a note holding U+2028 or U+2029 is written exactly as JSON.stringify writes it', () => {
-    const roster = example();
-    roster.learners[0]!.notes = 'line\u2028separator\u2029paragraph\nnewline';
+    const roster = { ...example(), learners: [provisionedLearner({ notes: 'line\u2028separator\u2029paragraph\nnewline' })] };
     const canonical = canonicalRoster(roster, NOW);
     assert.equal(serializeRoster(roster, NOW), `${JSON.stringify(canonical, null, 2)}\n`);
     assert.equal(serializeRoster(roster, NOW), serializeRoster(roster, NOW));
@@ -212,8 +264,7 @@ describe('serialization', () => {
   });
 
   test('keeps cohorts in their order and every unknown field', () => {
-    const roster = example();
-    roster.cohorts!.unshift({ cohort_id: 'zz-first', label: 'Z' });
+    const roster = { ...example(), cohorts: [{ cohort_id: 'zz-first', label: 'Z' }, ...example().cohorts!] };
     const parsed = JSON.parse(serializeRoster(roster, NOW));
     assert.deepEqual(parsed.cohorts.map((c: { cohort_id: string }) => c.cohort_id), ['zz-first', 'spring-2026']);
     assert.equal(parsed.cohorts[1].room, 'A');
@@ -223,7 +274,7 @@ describe('serialization', () => {
 
 describe('redacted view', () => {
   test('holds only version and five fields per learner, never notes', () => {
-    const redacted = redactRoster(example());
+    const redacted = redactRoster(example().learners);
     assert.deepEqual(Object.keys(redacted), ['version', 'learners']);
     assert.deepEqual(redacted.learners[0], {
       github_handle: 'ada-lovelace',

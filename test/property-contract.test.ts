@@ -20,15 +20,14 @@ import {
   serializeRoster,
   canonicalRoster,
   listedCohorts,
-  serializeCanonical,
   upsertLearner,
-  applyRegistrations,
   type Cohort,
   type Learner,
   type LearnerPath,
   type Registration,
   type Roster,
 } from '../src/roster/contract.js';
+import { applyRegistrations, serializeCanonical } from '../src/roster/incremental.js';
 import { RosterStore } from '../src/roster/store.js';
 import { tempDir } from './helpers/app.js';
 import { alnum, validUsername } from './helpers/arbitraries.js';
@@ -81,6 +80,18 @@ function keyOf(handle: string, cohortId: string): string {
 }
 const learnerKeyOf = (l: { github_handle: string; cohort_id: string }) => keyOf(l.github_handle, l.cohort_id);
 
+/**
+ * The cohort a registration is stored under, as roster-contract.md and the
+ * companion's specification word it: when the roster lists cohorts, the
+ * listed id that equals the submitted one, or else the first that equals it
+ * ignoring case; null when none does. With no cohorts listed, as submitted.
+ */
+function plainCohortFor(roster: Roster, submitted: string): string | null {
+  const ids = (roster.cohorts ?? []).map((c) => c.cohort_id);
+  if (ids.length === 0) return submitted;
+  return ids.find((id) => id === submitted) ?? ids.find((id) => id.toLowerCase() === submitted.toLowerCase()) ?? null;
+}
+
 const LEARNER_FIELDS_IN_TABLE_ORDER = [
   'github_handle',
   'cohort_id',
@@ -90,6 +101,8 @@ const LEARNER_FIELDS_IN_TABLE_ORDER = [
   'status',
   'registered_at',
   'last_signal_at',
+  'enrollment_repo',
+  'enrollment_issue_number',
   'notes',
 ];
 const TOP_LEVEL_ORDER = ['version', 'generated_at', 'cohorts', 'learners'];
@@ -199,6 +212,8 @@ const learnerArb: fc.Arbitrary<Learner> = fc
         status: fc.constantFrom('awaiting-ack', 'active-day1', 'day1-complete', 'day2-released', 'needs-info'),
         registered_at: fc.option(isoUtc, { nil: null }),
         last_signal_at: fc.option(isoAny, { nil: null }),
+        enrollment_repo: fc.option(fc.constantFrom('Community-Access/glow-enrollment', 'org/x'), { nil: null }),
+        enrollment_issue_number: fc.option(fc.integer({ min: 1, max: 99_999 }), { nil: null }),
         notes: fc.string({ unit: 'grapheme', maxLength: 20 }),
       },
       { requiredKeys: ['github_handle', 'cohort_id'] },
@@ -258,6 +273,11 @@ const rosterAndRegistration: fc.Arbitrary<{ roster: Roster; registration: Regist
   )
   .map(([roster, fresh, pick, flips, path, again]) => {
     const existing = roster.learners[pick % Math.max(1, roster.learners.length)];
+    const listed = roster.cohorts?.[pick % Math.max(1, roster.cohorts.length)];
+    if (!again && listed !== undefined && pick % 3 === 0) {
+      // A listed cohort, typed in another case.
+      return { roster, registration: { ...fresh, cohort_id: recase(listed.cohort_id.trim(), flips) } };
+    }
     if (!again || existing === undefined) return { roster, registration: fresh };
     const handle = recase(normalizeHandle(existing.github_handle), flips);
     return { roster, registration: { github_handle: handle, cohort_id: existing.cohort_id.trim(), path } };
@@ -284,7 +304,9 @@ function theRest(roster: Roster): Record<string, unknown> {
  * the registered learner has kept every field but `path`.
  */
 function assertOnlyTheRegisteredLearnerChanged(before: Roster, after: Roster, registration: Registration, now: Date): void {
-  const key = keyOf(registration.github_handle, registration.cohort_id);
+  const cohortId = plainCohortFor(before, registration.cohort_id);
+  assert.ok(cohortId !== null, 'a registration for a cohort not listed was accepted');
+  const key = keyOf(registration.github_handle, cohortId);
   assert.deepEqual(theRest(after), theRest(before), 'fields outside the learners changed');
   const was = learnersByKey(before);
   const is = learnersByKey(after);
@@ -309,13 +331,15 @@ function assertOnlyTheRegisteredLearnerChanged(before: Roster, after: Roster, re
     assert.deepEqual(Object.keys(current), LEARNER_FIELDS_IN_TABLE_ORDER);
     assert.deepEqual(current, {
       github_handle: registration.github_handle,
-      cohort_id: registration.cohort_id,
+      cohort_id: cohortId,
       path: registration.path,
       learning_room_repo: null,
       provision_state: 'pending',
       status: 'awaiting-ack',
       registered_at: now.toISOString(),
       last_signal_at: null,
+      enrollment_repo: null,
+      enrollment_issue_number: null,
       notes: '',
     });
   }
@@ -406,9 +430,10 @@ describe('property: registration', () => {
   test('registering is idempotent: registering twice is the same as registering once, even later', () => {
     fc.assert(
       fc.property(rosterAndRegistration, nowArb, nowArb, ({ roster, registration }, now, later) => {
-        const once = upsertLearner(roster, registration, now).roster;
+        const first = upsertLearner(roster, registration, now);
+        const once = first.roster;
         const twice = upsertLearner(once, registration, later);
-        assert.equal(twice.outcome, 'unchanged');
+        assert.equal(twice.outcome, first.outcome === 'unknown-cohort' ? 'unknown-cohort' : 'unchanged');
         assert.deepEqual(twice.roster, once);
         assert.equal(serializeRoster(twice.roster, later), serializeRoster(once, later));
       }),
@@ -422,8 +447,14 @@ describe('property: registration', () => {
         const snapshot = JSON.stringify(roster);
         const { roster: after, outcome } = upsertLearner(roster, registration, now);
         assert.equal(JSON.stringify(roster), snapshot, 'the upsert modified its input');
+        const cohortId = plainCohortFor(roster, registration.cohort_id);
+        if (cohortId === null) {
+          assert.equal(outcome, 'unknown-cohort');
+          assert.equal(after, roster);
+          return;
+        }
         assertOnlyTheRegisteredLearnerChanged(roster, after, registration, now);
-        const previous = roster.learners.find((l) => learnerKeyOf(l) === keyOf(registration.github_handle, registration.cohort_id));
+        const previous = roster.learners.find((l) => learnerKeyOf(l) === keyOf(registration.github_handle, cohortId));
         assert.equal(outcome, previous === undefined ? 'created' : previous.path === registration.path ? 'unchanged' : 'updated');
         // The same holds for what is written to the file.
         assertOnlyTheRegisteredLearnerChanged(roster, parseRoster(serializeRoster(after, now)), registration, now);
@@ -441,11 +472,10 @@ describe('property: registration', () => {
           const text = serializeRoster(roster, new Date('2026-01-01T00:00:00.000Z'));
           await writeFile(file, text);
           const store = new RosterStore({ path: file, now: () => now, lockStaleMs: 2000, lockWaitMs: 2000 });
-          const listed = [...new Set((roster.cohorts ?? []).map((c) => c.cohort_id))];
           const result = await store.register(registration);
           await store.close();
           const written = await readFile(file, 'utf8');
-          if (listed.length > 0 && !listed.includes(registration.cohort_id)) {
+          if (plainCohortFor(roster, registration.cohort_id) === null) {
             assert.equal(result.outcome, 'unknown-cohort');
             assert.equal(written, text, 'a refused registration changed the file');
           } else if (result.outcome === 'unchanged') {
@@ -500,13 +530,11 @@ describe('property: batches of registrations', () => {
       });
     fc.assert(
       fc.property(chain, nowArb, ({ roster, batches }, start) => {
-        const listed = new Set(listedCohorts(roster).map((c) => c.cohort_id));
         let expected = roster;
         let actual = roster;
         batches.forEach((registrations, b) => {
           const now = new Date(start.getTime() + b * 1000);
           const expectedOutcomes = registrations.map((registration) => {
-            if (listed.size > 0 && !listed.has(registration.cohort_id)) return 'unknown-cohort';
             const step = upsertLearner(expected, registration, now);
             expected = step.roster;
             return step.outcome;

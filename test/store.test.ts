@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
-import { RosterStore, RosterUnavailableError, properLock, type LockFn, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { properLock, type LockFn } from '../src/roster/lock.js';
 import { tempDir } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
@@ -78,8 +79,7 @@ describe('roster store: reading', () => {
     await seed(rosterPath);
     const store = new RosterStore({ path: rosterPath });
     assert.equal((await store.read()).learners.length, 1);
-    const changed = structuredClone(seeded);
-    changed.learners[0]!.status = 'day1-complete';
+    const changed: Roster = { ...seeded, learners: [{ ...seeded.learners[0]!, status: 'day1-complete' }] };
     await seed(rosterPath, changed);
     assert.equal((await store.read()).learners[0]!.status, 'day1-complete');
   });
@@ -166,8 +166,7 @@ describe('roster store: registering', () => {
     await seed(rosterPath);
     const store = new RosterStore({ path: rosterPath });
     await store.read();
-    const changed = structuredClone(seeded);
-    changed.learners[0]!.notes = 'written by a facilitator a moment ago';
+    const changed: Roster = { ...seeded, learners: [{ ...seeded.learners[0]!, notes: 'written by a facilitator a moment ago' }] };
     await seed(rosterPath, changed);
     await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
     const roster = await readRoster(rosterPath);
@@ -192,8 +191,8 @@ describe('roster store: registering', () => {
 
   test('a roster of thousands of learners (more chunks than one writev call takes) is written whole', async () => {
     const rosterPath = freshPath();
-    const big: Roster = { ...structuredClone(seeded), learners: [...seeded.learners] };
-    for (let i = 0; i < 3000; i++) big.learners.push(provisionedLearner({ github_handle: `bulk-${i}`, notes: `note ${i}` }));
+    const bulk = Array.from({ length: 3000 }, (_, i) => provisionedLearner({ github_handle: `bulk-${i}`, notes: `note ${i}` }));
+    const big: Roster = { ...seeded, learners: [...seeded.learners, ...bulk] };
     await seed(rosterPath, big);
     const store = new RosterStore({ path: rosterPath, now: () => new Date('2026-02-01T00:00:00.000Z') });
     await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });

@@ -1,10 +1,14 @@
 /**
  * The owned roster contract (version 1): types, rules, validation, the
- * registration upsert, canonical serialization and the redacted view.
+ * registration upsert, canonical serialization, the redacted view and the
+ * cohort label. This module is the specification, written plainly.
  *
- * Pure: no I/O, no clock except through arguments. The provisioning subsystem
- * reads and writes the same file, so everything here follows
- * `roster-contract.md` exactly and keeps whatever it does not understand.
+ * Pure: no I/O, no clock except through arguments, no caches. The
+ * provisioning subsystem reads and writes the same file, so everything here
+ * follows `roster-contract.md` exactly and keeps whatever it does not
+ * understand. Roster data is read-only in its types: an edit makes a new
+ * object. The faster, incremental form of the same operations is in
+ * `incremental.ts`, proven equal to this one by the property tests.
  */
 
 export const PATHS = ['day1-day2', 'day2-only'] as const;
@@ -16,8 +20,8 @@ export type ProvisionState = (typeof PROVISION_STATES)[number];
 export const STATUSES = ['awaiting-ack', 'active-day1', 'day1-complete', 'day2-released', 'needs-info'] as const;
 export type LearnerStatus = (typeof STATUSES)[number];
 
-/** A learner record as stored. Unknown fields are kept as they are. */
-export interface Learner {
+/** A learner record as stored. Unknown fields are kept as they are; a change makes a new record. */
+export type Learner = Readonly<{
   github_handle: string;
   cohort_id: string;
   path?: LearnerPath;
@@ -26,51 +30,56 @@ export interface Learner {
   status?: LearnerStatus;
   registered_at?: string | null;
   last_signal_at?: string | null;
+  enrollment_repo?: string | null;
+  enrollment_issue_number?: number | null;
   notes?: string;
   [unknown: string]: unknown;
-}
+}>;
 
-export interface Cohort {
+export type Cohort = Readonly<{
   cohort_id: string;
   label?: string;
   opens_at?: string;
   [unknown: string]: unknown;
-}
+}>;
 
-export interface Roster {
+export type Learners = ReadonlyArray<Learner>;
+
+export type Roster = Readonly<{
   version: 1;
   generated_at?: string | null;
-  cohorts?: Cohort[];
-  learners: Learner[];
+  cohorts?: ReadonlyArray<Cohort>;
+  learners: Learners;
   [unknown: string]: unknown;
-}
+}>;
 
 /** What a person submits to register, already validated. */
-export interface Registration {
+export type Registration = Readonly<{
   github_handle: string;
   cohort_id: string;
   path: LearnerPath;
-}
+}>;
 
-export interface RedactedLearner {
+export type RedactedLearner = Readonly<{
   github_handle: string;
   cohort_id: string;
   path: LearnerPath;
   provision_state: ProvisionState;
   status: LearnerStatus;
-}
+}>;
 
-export interface RedactedRoster {
+export type RedactedRoster = Readonly<{
   version: 1;
-  learners: RedactedLearner[];
-}
+  learners: ReadonlyArray<RedactedLearner>;
+}>;
 
 export const USERNAME_MAX_LENGTH = 39;
 export const COHORT_ID_MAX_LENGTH = 40;
 
 // 1 to 39 characters; letters, digits and single hyphens; no hyphen at either end.
 const USERNAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const COHORT_ID_RE = /^[A-Za-z0-9._-]{1,40}$/;
+// A typed cohort id becomes part of a repository name: a letter or digit first.
+const COHORT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
 const ISO_UTC_Z_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 const ISO_DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 // GitHub owner and repository names, used only to decide whether to link.
@@ -80,7 +89,7 @@ export function isValidUsername(value: string): boolean {
   return USERNAME_RE.test(value);
 }
 
-/** A cohort id a person may type when the roster lists no cohorts. */
+/** A cohort id a person may type when the roster lists no cohorts (before it is lower-cased). */
 export function isValidCohortId(value: string): boolean {
   return COHORT_ID_RE.test(value);
 }
@@ -104,18 +113,9 @@ export function learnerKey(handle: string, cohortId: string): string {
   return `${normalizeHandle(handle).toLowerCase()}@@${cohortId.trim()}`;
 }
 
-// Learner records are never modified in place (an update makes a new
-// object), so what is derived from one record can be kept beside it.
-const keys = new WeakMap<Learner, string>();
-
-/** A stored learner's identity key, computed once per record. */
+/** A stored learner's identity key. */
 export function keyOfLearner(learner: Learner): string {
-  let key = keys.get(learner);
-  if (key === undefined) {
-    key = learnerKey(learner.github_handle, learner.cohort_id);
-    keys.set(learner, key);
-  }
-  return key;
+  return learnerKey(learner.github_handle, learner.cohort_id);
 }
 
 export function emptyRoster(): Roster {
@@ -134,6 +134,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function isStringOrNull(value: unknown): boolean {
+  return value === null || typeof value === 'string';
+}
+
 function checkLearner(value: unknown, where: string, problems: string[]): value is Learner {
   if (!isPlainObject(value)) {
     problems.push(`${where} is not an object`);
@@ -150,7 +154,7 @@ function checkLearner(value: unknown, where: string, problems: string[]): value 
   if ('path' in value && !isPath(value.path)) {
     problems.push(`${where}.path must be one of ${PATHS.join(', ')}`);
   }
-  if ('learning_room_repo' in value && value.learning_room_repo !== null && typeof value.learning_room_repo !== 'string') {
+  if ('learning_room_repo' in value && !isStringOrNull(value.learning_room_repo)) {
     problems.push(`${where}.learning_room_repo must be a string or null`);
   }
   if ('provision_state' in value && !(PROVISION_STATES as readonly unknown[]).includes(value.provision_state)) {
@@ -164,6 +168,12 @@ function checkLearner(value: unknown, where: string, problems: string[]): value 
   }
   if ('last_signal_at' in value && value.last_signal_at !== null && !isIsoDateTime(value.last_signal_at)) {
     problems.push(`${where}.last_signal_at must be an ISO-8601 time, or null`);
+  }
+  if ('enrollment_repo' in value && !isStringOrNull(value.enrollment_repo)) {
+    problems.push(`${where}.enrollment_repo must be a string or null`);
+  }
+  if ('enrollment_issue_number' in value && value.enrollment_issue_number !== null && !isIssueNumber(value.enrollment_issue_number)) {
+    problems.push(`${where}.enrollment_issue_number must be a positive whole number, or null`);
   }
   if ('notes' in value && typeof value.notes !== 'string') {
     problems.push(`${where}.notes must be a string`);
@@ -179,6 +189,10 @@ function isIsoDateTime(value: unknown): boolean {
   return typeof value === 'string' && ISO_DATE_TIME_RE.test(value) && !Number.isNaN(Date.parse(value));
 }
 
+function isIssueNumber(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
 /**
  * Checks a parsed JSON value against the contract and returns it typed.
  * Throws RosterInvalidError listing every problem found.
@@ -191,7 +205,7 @@ export function validateRoster(value: unknown): Roster {
   if (value.version !== 1) {
     problems.push('version must be 1');
   }
-  if ('generated_at' in value && value.generated_at !== null && typeof value.generated_at !== 'string') {
+  if ('generated_at' in value && !isStringOrNull(value.generated_at)) {
     problems.push('generated_at must be a string or null');
   }
   if ('cohorts' in value) {
@@ -239,9 +253,46 @@ export function parseRoster(text: string): Roster {
   return validateRoster(value);
 }
 
-export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
+/** The cohorts a person may choose from, in roster order, without duplicates. */
+export function listedCohorts(roster: Roster): ReadonlyArray<Cohort> {
+  const seen = new Set<string>();
+  return (roster.cohorts ?? []).filter((c) => {
+    if (seen.has(c.cohort_id)) return false;
+    seen.add(c.cohort_id);
+    return true;
+  });
+}
 
-/** A new learner record, its fields in the contract's table order. */
+/** How a cohort is named to people: its label, or its id when it has none. */
+export function cohortLabel(cohort: Cohort): string {
+  return cohort.label?.trim() || cohort.cohort_id;
+}
+
+/**
+ * The cohort id a registration is stored with, or null when it names no
+ * cohort it may join. Repository names ignore case, so cohort ids that differ
+ * only by case must not become two learners:
+ * - when cohorts are listed, the submitted id matches one of them without
+ *   regard to case (an exact match first) and the listed id is stored;
+ * - otherwise the typed id must start with a letter or digit, and is stored
+ *   lower-case.
+ */
+export function cohortIdFor(submitted: string, cohorts: ReadonlyArray<Cohort>): string | null {
+  const typed = submitted.trim();
+  if (cohorts.length > 0) {
+    const lower = typed.toLowerCase();
+    const match = cohorts.find((c) => c.cohort_id === typed) ?? cohorts.find((c) => c.cohort_id.toLowerCase() === lower);
+    return match?.cohort_id ?? null;
+  }
+  return isValidCohortId(typed) ? typed.toLowerCase() : null;
+}
+
+export type UpsertOutcome = 'created' | 'updated' | 'unchanged' | 'unknown-cohort';
+
+/**
+ * A new learner record: all eleven fields in the contract's table order,
+ * exactly as the provisioning tool's `upsertLearner` creates one.
+ */
 export function newLearner(registration: Registration, now: Date): Learner {
   return {
     github_handle: registration.github_handle,
@@ -252,241 +303,65 @@ export function newLearner(registration: Registration, now: Date): Learner {
     status: 'awaiting-ack',
     registered_at: now.toISOString(),
     last_signal_at: null,
+    enrollment_repo: null,
+    enrollment_issue_number: null,
     notes: '',
   };
 }
 
 /**
- * The registration upsert. A new key appends a pending learner. A key already
- * there is the same learner registering again: only the learner's own choice
- * of `path` may change; everything the provisioning subsystem or a facilitator
- * wrote, and every unknown field, is kept. Returns a new roster; the input is
- * not modified.
+ * The registration upsert. When the roster lists cohorts, a registration for
+ * a cohort not among them changes nothing ('unknown-cohort'); one that names a
+ * listed cohort in another case is stored under the listed id. A new key
+ * appends a pending learner. A key already there is the same learner
+ * registering again: only the learner's own choice of `path` may change;
+ * everything the provisioning subsystem or a facilitator wrote, and every
+ * unknown field, is kept. Returns a new roster; the input is not modified.
  */
 export function upsertLearner(roster: Roster, registration: Registration, now: Date): { roster: Roster; outcome: UpsertOutcome } {
-  const key = learnerKey(registration.github_handle, registration.cohort_id);
+  const listed = listedCohorts(roster);
+  const cohortId = listed.length > 0 ? cohortIdFor(registration.cohort_id, listed) : registration.cohort_id;
+  if (cohortId === null) return { roster, outcome: 'unknown-cohort' };
+  const key = learnerKey(registration.github_handle, cohortId);
   const index = roster.learners.findIndex((l) => keyOfLearner(l) === key);
   if (index === -1) {
-    return { roster: { ...roster, learners: [...roster.learners, newLearner(registration, now)] }, outcome: 'created' };
+    const learner = newLearner({ ...registration, cohort_id: cohortId }, now);
+    return { roster: { ...roster, learners: [...roster.learners, learner] }, outcome: 'created' };
   }
   const existing = roster.learners[index]!;
   if (existing.path === registration.path) {
     return { roster, outcome: 'unchanged' };
   }
-  const learners = roster.learners.slice();
-  learners[index] = { ...existing, path: registration.path };
+  const learners = roster.learners.with(index, { ...existing, path: registration.path });
   return { roster: { ...roster, learners }, outcome: 'updated' };
 }
-
-export type BatchOutcome = UpsertOutcome | 'unknown-cohort';
 
 // ECMA-402 defines `a.localeCompare(b)` as comparing with a collator built
 // from the same (default) locale and options, so this orders exactly as the
 // provisioning tool's `localeCompare` does, without rebuilding one per call.
 const collator = new Intl.Collator();
 
-// The sorted version of each learners array sortLearners was given; an array
-// already in canonical order maps to itself. Learner arrays are never modified
-// in place (a change makes a new array), so an array in order stays in it.
-const sortedVersions = new WeakMap<readonly Learner[], Learner[]>();
+/** Compares two identity keys as the provisioning tool's `localeCompare` does. */
+export const compareKeys: (a: string, b: string) => number = collator.compare;
 
-/**
- * Learners in identity-key order (a stable sort: each key computed once).
- * An array already sorted by this function is returned as it is, so callers
- * must treat the result as read-only.
- */
-export function sortLearners(learners: readonly Learner[]): Learner[] {
-  let sorted = sortedVersions.get(learners);
-  if (sorted === undefined) {
-    sorted = learners
-      .map((learner) => ({ key: keyOfLearner(learner), learner }))
-      .sort((a, b) => collator.compare(a.key, b.key))
-      .map((entry) => entry.learner);
-    sortedVersions.set(learners, sorted);
-    sortedVersions.set(sorted, sorted);
-  }
-  return sorted;
+/** Learners in identity-key order: a new array, by a stable sort. */
+export function sortLearners(learners: Learners): Learners {
+  return learners
+    .map((learner) => ({ key: keyOfLearner(learner), learner }))
+    .sort((a, b) => compareKeys(a.key, b.key))
+    .map((entry) => entry.learner);
 }
 
-/** The first position in sorted learners whose key orders after `key` (equal keys stay before it). */
-function positionAfter(sorted: readonly Learner[], key: string): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (collator.compare(keyOfLearner(sorted[middle]!), key) <= 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** The position of the learner whose key is exactly `key` in sorted learners (it must be there). */
-function positionOf(sorted: readonly Learner[], key: string): number {
-  // Distinct keys can compare equal (the collator ignores some characters), so look among the equal ones.
-  for (let at = positionAfter(sorted, key) - 1; at >= 0 && collator.compare(keyOfLearner(sorted[at]!), key) === 0; at--) {
-    if (keyOfLearner(sorted[at]!) === key) return at;
-  }
-  throw new Error(`learner ${key} is not in the roster`);
-}
-
-/**
- * Past this many pieces, a learners' text is joined into one buffer again
- * (about every ten batches of fifty; near the most a single writev takes).
- */
-const MAX_PIECES = 1000;
-
-/**
- * The learners' bytes as they stand in the file, each one's text followed by
- * `,\n`, held as a list of pieces (so a batch copies no unchanged bytes), with
- * each learner's length in bytes. Every piece ends where a learner's text ends.
- */
-class LearnersText {
-  readonly pieces: readonly Buffer[];
-  private readonly pieceStarts: Float64Array;
-
-  constructor(pieces: readonly Buffer[], readonly lengths: Uint32Array) {
-    this.pieces = pieces.length > MAX_PIECES ? [Buffer.concat(pieces)] : pieces;
-    this.pieceStarts = new Float64Array(this.pieces.length + 1);
-    this.pieces.forEach((piece, i) => {
-      this.pieceStarts[i + 1] = this.pieceStarts[i]! + piece.length;
-    });
-  }
-
-  /** Appends to `into` the pieces that make up bytes `from` to `to`. */
-  copyRange(from: number, to: number, into: Buffer[]): void {
-    // The last piece starting at or before `from`.
-    let low = 0;
-    let high = this.pieces.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (this.pieceStarts[middle]! <= from) low = middle;
-      else high = middle - 1;
-    }
-    for (let i = low; from < to; i++) {
-      const start = this.pieceStarts[i]!;
-      const end = Math.min(this.pieceStarts[i + 1]!, to);
-      into.push(this.pieces[i]!.subarray(from - start, end - start));
-      from = end;
-    }
-  }
-}
-
-const texts = new WeakMap<readonly Learner[], LearnersText>();
-const LEARNER_SEPARATOR = ',\n';
-
-/** A learner as it stands in the file (an element of `learners`, four spaces deep), then the separator. */
-function learnerChunk(learner: Learner): Buffer {
-  // Indent after each line feed only: a multiline regex would also break at
-  // U+2028 and U+2029, which JSON.stringify leaves unescaped inside strings.
-  return Buffer.from(`    ${JSON.stringify(learner, null, 2).replaceAll('\n', '\n    ')}${LEARNER_SEPARATOR}`);
-}
-
-function textOf(learners: readonly Learner[]): LearnersText {
-  let text = texts.get(learners);
-  if (text === undefined) {
-    const chunks = learners.map(learnerChunk);
-    text = new LearnersText([Buffer.concat(chunks)], Uint32Array.from(chunks, (chunk) => chunk.length));
-    texts.set(learners, text);
-  }
-  return text;
-}
-
-// The key index of a sorted learners array. An index is updated in place and
-// handed on to the array a batch makes, so each array's entry is taken, never shared.
-const keyIndexes = new WeakMap<readonly Learner[], Map<string, Learner>>();
-
-function keyIndexOf(learners: readonly Learner[]): Map<string, Learner> {
-  return keyIndexes.get(learners) ?? new Map(learners.map((l) => [keyOfLearner(l), l]));
-}
-
-/**
- * Applies a batch of registrations in order, as one `upsertLearner` after
- * another would, and returns the roster in canonical form (`canonicalRoster`)
- * as of `now`. When the roster lists cohorts, a registration for any other
- * cohort is refused ('unknown-cohort') and changes nothing. When nothing
- * changes, the roster given is returned as it is.
- *
- * The work is in proportion to the batch, not the roster, when the roster came
- * from an earlier call: its sorted learners, their key index and their file
- * bytes are kept, the new learners are placed by binary search, and the
- * unchanged bytes are copied across in runs.
- */
-export function applyRegistrations(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: BatchOutcome[] } {
-  const cohorts = new Set(listedCohorts(roster).map((c) => c.cohort_id));
-  const sorted = sortLearners(roster.learners);
-  const index = keyIndexOf(sorted);
-  // New learners in the order they were first registered, and changed existing ones by key.
-  const created = new Map<string, Learner>();
-  const changed = new Map<string, Learner>();
-  const outcomes = registrations.map((registration): BatchOutcome => {
-    if (cohorts.size > 0 && !cohorts.has(registration.cohort_id)) return 'unknown-cohort';
-    const key = learnerKey(registration.github_handle, registration.cohort_id);
-    const existing = created.get(key) ?? changed.get(key) ?? index.get(key);
-    if (existing === undefined) {
-      const learner = newLearner(registration, now);
-      keys.set(learner, key);
-      created.set(key, learner);
-      return 'created';
-    }
-    if (existing.path === registration.path) return 'unchanged';
-    const updated: Learner = { ...existing, path: registration.path };
-    keys.set(updated, key);
-    (created.has(key) ? created : changed).set(key, updated);
-    return 'updated';
-  });
-  if (created.size === 0 && changed.size === 0) return { roster, outcomes };
-
-  // Edits by position in the sorted learners: a new learner goes in before
-  // `at`, after any learner whose key orders the same (as a stable sort of the
-  // old learners followed by the new would place it); a changed one replaces `at`.
-  const edits: Array<{ at: number; learner: Learner; replaces: boolean }> = [];
-  for (const learner of sortLearners([...created.values()])) {
-    edits.push({ at: positionAfter(sorted, keyOfLearner(learner)), learner, replaces: false });
-  }
-  for (const [key, learner] of changed) edits.push({ at: positionOf(sorted, key), learner, replaces: true });
-  edits.sort((a, b) => a.at - b.at || Number(a.replaces) - Number(b.replaces));
-
-  const old = textOf(sorted);
-  const runs: Learner[][] = [];
-  const pieces: Buffer[] = [];
-  const lengths = new Uint32Array(sorted.length + created.size);
-  let placed = 0;
-  // Old learners passed so far, and where the next one starts in the old text.
-  let copied = 0;
-  let copiedBytes = 0;
-  const copyUntil = (end: number) => {
-    if (end <= copied) return;
-    let runBytes = 0;
-    for (let i = copied; i < end; i++) runBytes += old.lengths[i]!;
-    old.copyRange(copiedBytes, copiedBytes + runBytes, pieces);
-    lengths.set(old.lengths.subarray(copied, end), placed);
-    runs.push(sorted.slice(copied, end));
-    placed += end - copied;
-    copiedBytes += runBytes;
-    copied = end;
+/** The roster as it will be written: keys in order, learners sorted, `generated_at` now. */
+export function canonicalRoster(roster: Roster, now: Date, sort: (learners: Learners) => Learners = sortLearners): Roster {
+  const { version: _version, generated_at: _generatedAt, cohorts, learners, ...rest } = roster;
+  return {
+    version: 1,
+    generated_at: now.toISOString(),
+    cohorts: cohorts ?? [],
+    learners: sort(learners),
+    ...rest,
   };
-  for (const edit of edits) {
-    copyUntil(edit.at);
-    const chunk = learnerChunk(edit.learner);
-    pieces.push(chunk);
-    lengths[placed++] = chunk.length;
-    runs.push([edit.learner]);
-    if (edit.replaces) {
-      copiedBytes += old.lengths[edit.at]!;
-      copied = edit.at + 1;
-    }
-  }
-  copyUntil(sorted.length);
-  // Joined a bounded number of runs at a time: one spread argument per run could overflow the stack.
-  let learners: Learner[] = [];
-  for (let i = 0; i < runs.length; i += 4096) learners = learners.concat(...runs.slice(i, i + 4096));
-
-  for (const [key, learner] of [...created, ...changed]) index.set(key, learner);
-  keyIndexes.delete(sorted);
-  keyIndexes.set(learners, index);
-  texts.set(learners, new LearnersText(pieces, lengths));
-  sortedVersions.set(learners, learners);
-  return { roster: canonicalRoster({ ...roster, learners }, now), outcomes };
 }
 
 /**
@@ -496,48 +371,7 @@ export function applyRegistrations(roster: Roster, registrations: readonly Regis
  * indentation and a trailing newline.
  */
 export function serializeRoster(roster: Roster, now: Date): string {
-  return serializeCanonical(canonicalRoster(roster, now));
-}
-
-/** The roster as it will be written: keys in order, learners sorted, `generated_at` now. */
-export function canonicalRoster(roster: Roster, now: Date): Roster {
-  const { version: _version, generated_at: _generatedAt, cohorts, learners, ...rest } = roster;
-  return {
-    version: 1,
-    generated_at: now.toISOString(),
-    cohorts: cohorts ?? [],
-    learners: sortLearners(learners),
-    ...rest,
-  };
-}
-
-/** The text of a roster already in canonical form. */
-export function serializeCanonical(roster: Roster): string {
-  return Buffer.concat(serializeCanonicalChunks(roster)).toString('utf8');
-}
-
-/**
- * The file's bytes as chunks whose concatenation is exactly
- * `JSON.stringify(roster, null, 2) + "\n"`: the text before the learners, the
- * learners' pieces (kept beside their array and carried forward by
- * `applyRegistrations`, so a write stringifies only new or changed learners
- * and copies nothing else), and the text after them.
- */
-export function serializeCanonicalChunks(roster: Roster): Buffer[] {
-  if (roster.learners.length === 0) return [Buffer.from(`${JSON.stringify(roster, null, 2)}\n`)];
-  const shell = JSON.stringify({ ...roster, learners: [] }, null, 2);
-  // Keys after `learners` are nested deeper than two spaces, so the first match is the top-level key.
-  const slot = '\n  "learners": []';
-  const at = shell.indexOf(slot);
-  // The last learner has no separator after it; every piece ends with a learner's, so the last piece ends with it.
-  const { pieces } = textOf(roster.learners);
-  const last = pieces[pieces.length - 1]!;
-  return [
-    Buffer.from(`${shell.slice(0, at)}\n  "learners": [\n`),
-    ...pieces.slice(0, -1),
-    last.subarray(0, last.length - LEARNER_SEPARATOR.length),
-    Buffer.from(`\n  ]${shell.slice(at + slot.length)}\n`),
-  ];
+  return `${JSON.stringify(canonicalRoster(roster, now), null, 2)}\n`;
 }
 
 /** The stored value, or the contract's default where a liberal reader met none. */
@@ -551,11 +385,21 @@ export function learnerStatus(l: Learner): LearnerStatus {
   return l.status ?? 'awaiting-ack';
 }
 
-/** The redacted view for tooling surfaces: never notes, never anything else. */
-export function redactRoster(roster: Roster): RedactedRoster {
+/** The learner's enrollment issue, when the roster records one. */
+export function enrollmentIssue(l: Learner): { repo: string; number: number } | null {
+  const repo = l.enrollment_repo;
+  const number = l.enrollment_issue_number;
+  return typeof repo === 'string' && repo !== '' && typeof number === 'number' ? { repo, number } : null;
+}
+
+/**
+ * The redacted view for tooling surfaces, learners in the order given: never
+ * notes, never anything else.
+ */
+export function redactRoster(learners: Learners): RedactedRoster {
   return {
     version: 1,
-    learners: sortLearners(roster.learners).map((l) => ({
+    learners: learners.map((l) => ({
       github_handle: normalizeHandle(l.github_handle),
       cohort_id: l.cohort_id,
       path: learnerPath(l),
@@ -563,14 +407,4 @@ export function redactRoster(roster: Roster): RedactedRoster {
       status: learnerStatus(l),
     })),
   };
-}
-
-/** The cohorts a person may choose from, in roster order, without duplicates. */
-export function listedCohorts(roster: Roster): Cohort[] {
-  const seen = new Set<string>();
-  return (roster.cohorts ?? []).filter((c) => {
-    if (seen.has(c.cohort_id)) return false;
-    seen.add(c.cohort_id);
-    return true;
-  });
 }

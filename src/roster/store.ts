@@ -12,22 +12,22 @@
  *   file under the lock, and replaces it atomically: a temporary file in the
  *   same folder, flushed, renamed over the roster, then the folder flushed.
  *   Temporary files left by a writer that died are swept away now and then.
- * - A file that cannot be parsed or breaks the contract is never written.
+ * - A file that cannot be parsed, breaks the contract or is larger than the
+ *   limit is never written, and is not read again until it changes.
+ * - When the configured path is a symbolic link, writes (and the lock) go to
+ *   the file it points to, so the link stays a link.
  */
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
-import {
-  applyRegistrations,
-  emptyRoster,
-  parseRoster,
-  serializeCanonicalChunks,
-  type Registration,
-  type Roster,
-  type BatchOutcome,
-} from './contract.js';
+import { RosterInvalidError, emptyRoster, parseRoster, type Registration, type Roster, type UpsertOutcome } from './contract.js';
+import { applyRegistrations, serializeCanonicalChunks } from './incremental.js';
+import { RosterTooLargeError, RosterUnavailableError, silentLog, type Logger } from './errors.js';
+import { properLock, type LockFn } from './lock.js';
+
+export { RosterUnavailableError, type RosterProblem, type Logger } from './errors.js';
+export type { LockFn } from './lock.js';
 
 /** The narrow file-system seam the store uses (node:fs/promises by default). */
 export interface RosterFileHandle {
@@ -39,6 +39,8 @@ export interface RosterFileHandle {
 export interface RosterFs {
   readFile(file: string, encoding: 'utf8'): Promise<string>;
   stat(file: string, options: { bigint: true }): Promise<BigIntStats>;
+  lstat(file: string): Promise<{ isSymbolicLink(): boolean }>;
+  readlink(file: string): Promise<string>;
   open(file: string, flags: string, mode?: number): Promise<RosterFileHandle>;
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
@@ -46,26 +48,10 @@ export interface RosterFs {
   readdir(dir: string): Promise<string[]>;
 }
 
-/** Takes the cross-process lock for a roster file; resolves to its release. */
-export type LockFn = (rosterPath: string) => Promise<() => Promise<void>>;
+export type RegisterResult = { outcome: UpsertOutcome };
 
-export interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export type RosterProblem = 'unreadable' | 'unwritable' | 'busy';
-
-/** The roster could not be used; `problem` says which way, `cause` has the details for the log. */
-export class RosterUnavailableError extends Error {
-  override readonly name = 'RosterUnavailableError';
-  constructor(readonly problem: RosterProblem, options: { cause: unknown }) {
-    super(`roster ${problem}: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
-  }
-}
-
-export type RegisterResult = { outcome: BatchOutcome };
+/** The largest roster file read by default (20 MiB). */
+export const DEFAULT_ROSTER_MAX_BYTES = 20 * 1024 * 1024;
 
 export interface RosterStoreOptions {
   path: string;
@@ -75,14 +61,14 @@ export interface RosterStoreOptions {
   lockStaleMs?: number;
   /** How long to wait for the lock before giving up. */
   lockWaitMs?: number;
+  /** A roster file larger than this is refused, not read. */
+  maxBytes?: number;
   now?: () => Date;
   log?: Logger;
 }
 
-interface Cached {
-  signature: string;
-  roster: Roster;
-}
+/** What the file held the last time it was read: a roster, or why it could not be used. */
+type Remembered = { signature: string; roster: Roster; failure?: undefined } | { signature: string; failure: Error };
 
 interface CurrentFile {
   roster: Roster;
@@ -93,46 +79,13 @@ interface CurrentFile {
 /** How often, at most, a store sweeps away temporary files left by interrupted writes. */
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** How many symbolic links are followed to find the roster file, as the kernel allows. */
+const MAX_LINKS = 40;
+
 interface Pending {
   registration: Registration;
   resolve: (result: RegisterResult) => void;
   reject: (error: unknown) => void;
-}
-
-const silentLog: Logger = { info() {}, warn() {}, error() {} };
-
-/**
- * The cross-process lock, with proper-lockfile. Only a lock held by someone
- * else is waited for (up to `waitMs`, polling every 10 to 100 ms); any other
- * failure, such as a missing folder or a read-only disk, is reported at once.
- */
-export function properLock(staleMs: number, waitMs: number, log: Logger): LockFn {
-  return async (rosterPath) => {
-    const deadline = performance.now() + waitMs;
-    for (let pause = 10; ; pause = Math.min(100, pause * 1.2)) {
-      let release: () => Promise<void>;
-      try {
-        release = await lockfile.lock(rosterPath, {
-          realpath: false,
-          lockfilePath: `${rosterPath}.lock`,
-          stale: staleMs,
-          retries: 0,
-          onCompromised: (error) => log.error({ err: error }, 'roster lock was compromised'),
-        });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException)?.code !== 'ELOCKED' || performance.now() >= deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
-        continue;
-      }
-      return async () => {
-        try {
-          await release();
-        } catch (error) {
-          log.warn({ err: error }, 'roster lock release failed');
-        }
-      };
-    }
-  };
 }
 
 function signatureOf(stat: BigIntStats): string {
@@ -144,80 +97,42 @@ function isMissing(error: unknown): boolean {
 }
 
 export class RosterStore {
+  /** The configured path (it may be a symbolic link; writes go to the file it points to). */
   readonly path: string;
-  private readonly dir: string;
-  private readonly base: string;
   private readonly fs: RosterFs;
   private readonly lock: LockFn;
+  private readonly maxBytes: number;
   private readonly now: () => Date;
   private readonly log: Logger;
-  private cached: Cached | null = null;
+  private remembered: Remembered | null = null;
   private reading: Promise<Roster> | null = null;
   private pending: Pending[] = [];
   private flushing: Promise<void> | null = null;
-  /** The roster's folder was made (or found there) by an earlier batch. */
-  private folderReady = false;
+  /** The folder each write target was made (or found) in by an earlier batch. */
+  private readyFolder: string | null = null;
   /** When (monotonic ms) temporary files left by interrupted writers were last swept away; null: not yet. */
   private sweptAt: number | null = null;
 
   constructor(options: RosterStoreOptions) {
     this.path = path.resolve(options.path);
-    this.dir = path.dirname(this.path);
-    this.base = path.basename(this.path);
     this.fs = options.fs ?? (fsp as unknown as RosterFs);
     this.log = options.log ?? silentLog;
     this.lock = options.lock ?? properLock(options.lockStaleMs ?? 10_000, options.lockWaitMs ?? 30_000, this.log);
+    this.maxBytes = options.maxBytes ?? DEFAULT_ROSTER_MAX_BYTES;
     this.now = options.now ?? (() => new Date());
   }
 
   /** The current roster, from the cache when the file has not changed. */
   read(): Promise<Roster> {
-    this.reading ??= this.readCurrent().finally(() => {
-      this.reading = null;
-    });
+    this.reading ??= this.currentFile()
+      .then((file) => file.roster)
+      .catch((error: unknown) => {
+        throw error instanceof RosterUnavailableError ? error : new RosterUnavailableError('unreadable', { cause: error });
+      })
+      .finally(() => {
+        this.reading = null;
+      });
     return this.reading;
-  }
-
-  private async readCurrent(): Promise<Roster> {
-    try {
-      return await this.current();
-    } catch (error) {
-      throw error instanceof RosterUnavailableError ? error : new RosterUnavailableError('unreadable', { cause: error });
-    }
-  }
-
-  private async statOrNull(): Promise<BigIntStats | null> {
-    try {
-      return await this.fs.stat(this.path, { bigint: true });
-    } catch (error) {
-      if (isMissing(error)) return null;
-      throw error;
-    }
-  }
-
-  /** Reads and validates the file from disk, refreshing the cache. */
-  private async load(): Promise<Roster> {
-    // Stat, read, stat again: if the file was replaced while being read, read again.
-    for (let attempt = 0; ; attempt++) {
-      const before = await this.statOrNull();
-      if (before === null) {
-        this.cached = null;
-        return emptyRoster();
-      }
-      let text: string;
-      try {
-        text = await this.fs.readFile(this.path, 'utf8');
-      } catch (error) {
-        if (isMissing(error)) continue;
-        throw error;
-      }
-      const after = await this.statOrNull();
-      const signature = after === null ? null : signatureOf(after);
-      if (signature !== signatureOf(before) && attempt < 3) continue;
-      const roster = parseRoster(text);
-      if (signature !== null) this.cached = { signature, roster };
-      return roster;
-    }
   }
 
   /**
@@ -231,6 +146,86 @@ export class RosterStore {
     });
   }
 
+  /** Waits for every queued registration to be written (for shutdown). */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+  }
+
+  // -- Reading: the one path, for pages and for writes under the lock alike --
+
+  private async statOrNull(file = this.path): Promise<BigIntStats | null> {
+    try {
+      return await this.fs.stat(file, { bigint: true });
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The file as it is now, with its permission bits (null when there is no
+   * file yet). When its identity (inode, size, modification and change times)
+   * is the one remembered, what was remembered is that very file: the roster
+   * is used without parsing it again, and a file that could not be used is
+   * reported again without reading it again. Any replacement or edit by
+   * another program changes the identity.
+   */
+  private async currentFile(): Promise<CurrentFile> {
+    const stat = await this.statOrNull();
+    if (stat === null) {
+      this.remembered = null;
+      return { roster: emptyRoster(), mode: null };
+    }
+    const mode = Number(stat.mode & 0o777n);
+    const remembered = this.remembered;
+    if (remembered?.signature === signatureOf(stat)) {
+      if (remembered.failure) throw remembered.failure;
+      return { roster: remembered.roster, mode };
+    }
+    return { roster: await this.load(stat), mode };
+  }
+
+  /**
+   * Reads and validates the file from disk. A roster is remembered against
+   * the file's identity; so is a file that breaks the contract or is over the
+   * size limit, which is logged once and then refused without being read or
+   * parsed again until it changes.
+   */
+  private async load(first: BigIntStats): Promise<Roster> {
+    // Stat, read, stat again: if the file was replaced while being read, read again.
+    for (let attempt = 0, before: BigIntStats | null = first; ; attempt++, before = await this.statOrNull()) {
+      if (before === null) {
+        this.remembered = null;
+        return emptyRoster();
+      }
+      const signature = signatureOf(before);
+      let roster: Roster;
+      try {
+        if (before.size > BigInt(this.maxBytes)) throw new RosterTooLargeError(Number(before.size), this.maxBytes);
+        let text: string;
+        try {
+          text = await this.fs.readFile(this.path, 'utf8');
+        } catch (error) {
+          if (isMissing(error)) continue;
+          throw error;
+        }
+        const after = await this.statOrNull();
+        if ((after === null || signatureOf(after) !== signature) && attempt < 3) continue;
+        roster = parseRoster(text);
+      } catch (error) {
+        if (error instanceof RosterInvalidError || error instanceof RosterTooLargeError) {
+          this.remembered = { signature, failure: error };
+          this.log.error({ err: error, roster: this.path }, 'the roster file cannot be used: it is not read again until it changes');
+        }
+        throw error;
+      }
+      this.remembered = { signature, roster };
+      return roster;
+    }
+  }
+
+  // -- Writing: group commits under the cross-process lock --
+
   private startFlush(): void {
     if (this.flushing) return;
     this.flushing = this.drain().finally(() => {
@@ -243,19 +238,48 @@ export class RosterStore {
     while (this.pending.length > 0) await this.writeBatch();
   }
 
-  /** Takes the roster's lock, making its folder first unless an earlier batch did. */
-  private async takeLock(): Promise<() => Promise<void>> {
+  /**
+   * The file that writes replace: the configured path, or, when that is a
+   * symbolic link, the file it points to (followed link by link, so a link to
+   * a file not made yet works too). Replacing the link itself would leave the
+   * real roster behind.
+   */
+  private async writeTarget(): Promise<string> {
+    let target = this.path;
+    for (let hops = 0; hops < MAX_LINKS; hops++) {
+      let isLink: boolean;
+      try {
+        isLink = (await this.fs.lstat(target)).isSymbolicLink();
+      } catch (error) {
+        if (isMissing(error)) return target;
+        throw error;
+      }
+      if (!isLink) return target;
+      target = path.resolve(path.dirname(target), await this.fs.readlink(target));
+    }
+    throw Object.assign(new Error(`too many symbolic links from ${this.path}`), { code: 'ELOOP' });
+  }
+
+  /** Takes the lock of the file writes go to, making its folder first unless an earlier batch did. */
+  private async takeLock(): Promise<{ target: string; release: () => Promise<void> }> {
+    let target: string;
+    try {
+      target = await this.writeTarget();
+    } catch (error) {
+      throw new RosterUnavailableError('unwritable', { cause: error });
+    }
+    const dir = path.dirname(target);
     for (let attempt = 0; ; attempt++) {
-      if (!this.folderReady) {
-        await this.mkdirRoster();
-        this.folderReady = true;
+      if (this.readyFolder !== dir) {
+        await this.mkdirRoster(dir);
+        this.readyFolder = dir;
       }
       try {
-        return await this.lock(this.path);
+        return { target, release: await this.lock(target) };
       } catch (error) {
         if (isMissing(error) && attempt === 0) {
           // The folder was removed since the last batch: make it again.
-          this.folderReady = false;
+          this.readyFolder = null;
           continue;
         }
         throw new RosterUnavailableError((error as NodeJS.ErrnoException)?.code === 'ELOCKED' ? 'busy' : 'unwritable', { cause: error });
@@ -274,7 +298,7 @@ export class RosterStore {
     const waiting = this.pending.length;
     let batch: Pending[] | null = null;
     try {
-      const release = await this.takeLock();
+      const { target, release } = await this.takeLock();
       try {
         let current: CurrentFile;
         try {
@@ -287,8 +311,8 @@ export class RosterStore {
         const now = this.now();
         const { roster, outcomes } = applyRegistrations(current.roster, batch.map((p) => p.registration), now);
         try {
-          await this.sweepNowAndThen();
-          if (roster !== current.roster) await this.writeAtomically(roster, current.mode ?? 0o600);
+          await this.sweepNowAndThen(target);
+          if (roster !== current.roster) await this.writeAtomically(target, roster, current.mode ?? 0o600);
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
@@ -301,72 +325,35 @@ export class RosterStore {
     }
   }
 
-  /**
-   * The file as it is now. When its identity (inode, size, modification and
-   * change times) is the one cached, the cached roster is that very file and
-   * is used without parsing it again; any replacement or edit by another
-   * program changes the identity.
-   */
-  private async current(): Promise<Roster> {
-    return (await this.currentFile()).roster;
-  }
-
-  /** The file as it is now, with its permission bits (null when there is no file yet). */
-  private async currentFile(): Promise<CurrentFile> {
-    const stat = await this.statOrNull();
-    if (stat === null) {
-      this.cached = null;
-      return { roster: emptyRoster(), mode: null };
-    }
-    const mode = Number(stat.mode & 0o777n);
-    if (this.cached?.signature === signatureOf(stat)) return { roster: this.cached.roster, mode };
-    return { roster: await this.load(), mode };
-  }
-
-  private async mkdirRoster(): Promise<void> {
+  private async mkdirRoster(dir: string): Promise<void> {
     try {
-      await this.fs.mkdir(this.dir, { recursive: true });
+      await this.fs.mkdir(dir, { recursive: true });
     } catch (error) {
       throw new RosterUnavailableError('unwritable', { cause: error });
     }
   }
 
-  private temporaryName(): string {
-    return path.join(this.dir, `.${this.base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  }
-
-  /** Whether a name in the folder is one of this roster's temporary files (not another roster's with a longer name). */
-  private isTemporaryName(name: string): boolean {
-    const prefix = `.${this.base}.`;
-    return name.startsWith(prefix) && /^\d+\.[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length));
-  }
-
   /**
    * Temporary files are left only by a writer that died mid-write, so they
    * are swept on this store's first write and then at most once a minute,
-   * not on every write.
+   * not on every write. Safe while holding the lock: only a lock holder writes them.
    */
-  private async sweepNowAndThen(): Promise<void> {
+  private async sweepNowAndThen(target: string): Promise<void> {
     if (this.sweptAt !== null && performance.now() - this.sweptAt < SWEEP_INTERVAL_MS) return;
-    await this.removeStaleTemporaries();
-    this.sweptAt = performance.now();
-  }
-
-  /** Temporary files left by a writer that died; safe to remove while holding the lock. */
-  private async removeStaleTemporaries(): Promise<void> {
-    const names = await this.fs.readdir(this.dir);
-    for (const name of names) {
-      if (this.isTemporaryName(name)) {
-        await this.fs.unlink(path.join(this.dir, name)).catch(() => undefined);
+    const dir = path.dirname(target);
+    for (const name of await this.fs.readdir(dir)) {
+      if (isTemporaryName(target, name)) {
+        await this.fs.unlink(path.join(dir, name)).catch(() => undefined);
         this.log.warn({ file: name }, 'removed a temporary roster file left by an interrupted write');
       }
     }
+    this.sweptAt = performance.now();
   }
 
-  /** Writes the roster in place of the file, keeping the file's permission bits (`mode`). */
-  private async writeAtomically(roster: Roster, mode: number): Promise<void> {
+  /** Writes the roster in place of the target file, keeping the file's permission bits (`mode`). */
+  private async writeAtomically(target: string, roster: Roster, mode: number): Promise<void> {
     const chunks = serializeCanonicalChunks(roster);
-    const temporary = this.temporaryName();
+    const temporary = temporaryName(target);
     try {
       const handle = await this.fs.open(temporary, 'wx', mode);
       try {
@@ -379,22 +366,22 @@ export class RosterStore {
       } finally {
         await handle.close();
       }
-      await this.fs.rename(temporary, this.path);
+      await this.fs.rename(temporary, target);
     } catch (error) {
       await this.fs.unlink(temporary).catch(() => undefined);
-      this.cached = null;
+      this.remembered = null;
       throw error;
     }
-    await this.syncFolder();
+    await this.syncFolder(path.dirname(target));
     const stat = await this.statOrNull();
-    this.cached = stat ? { signature: signatureOf(stat), roster } : null;
+    this.remembered = stat ? { signature: signatureOf(stat), roster } : null;
   }
 
   /** Flushes the folder entry so the rename itself survives a power cut. */
-  private async syncFolder(): Promise<void> {
+  private async syncFolder(dir: string): Promise<void> {
     let handle: RosterFileHandle | undefined;
     try {
-      handle = await this.fs.open(this.dir, 'r');
+      handle = await this.fs.open(dir, 'r');
       await handle.sync();
     } catch (error) {
       // Some file systems refuse to flush a folder; the rename has happened.
@@ -403,9 +390,14 @@ export class RosterStore {
       await handle?.close().catch(() => undefined);
     }
   }
+}
 
-  /** Waits for every queued registration to be written (for shutdown). */
-  async close(): Promise<void> {
-    while (this.flushing) await this.flushing.catch(() => undefined);
-  }
+function temporaryName(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Whether a name in the target's folder is one of its temporary files (not another roster's with a longer name). */
+function isTemporaryName(target: string, name: string): boolean {
+  const prefix = `.${path.basename(target)}.`;
+  return name.startsWith(prefix) && /^\d+\.[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length));
 }

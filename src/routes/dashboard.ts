@@ -10,11 +10,12 @@ import {
   listedCohorts,
   normalizeHandle,
   redactRoster,
-  sortLearners,
   type Learner,
   type Roster,
 } from '../roster/contract.js';
+import { sortedLearners } from '../roster/incremental.js';
 import type { RosterStore } from '../roster/store.js';
+import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
 import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
 import { timeModel } from './time.js';
@@ -46,16 +47,7 @@ function plural(count: number, one: string, many: string): string {
  * record objects until the file changes, so each row (with its formatted
  * times) is built once per record rather than on every page view.
  */
-const rows = new WeakMap<Learner, DashboardRow>();
-
-function row(learner: Learner): DashboardRow {
-  let built = rows.get(learner);
-  if (built === undefined) {
-    built = buildRow(learner);
-    rows.set(learner, built);
-  }
-  return built;
-}
+const rows = derivedFrom<Learner, DashboardRow>(buildRow);
 
 function buildRow(learner: Learner): DashboardRow {
   const repo = typeof learner.learning_room_repo === 'string' && learner.learning_room_repo !== '' ? learner.learning_room_repo : null;
@@ -78,7 +70,7 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c.label?.trim() || c.cohort_id]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
   const selected = cohortFilter !== null && labels.has(cohortFilter) ? cohortFilter : null;
-  const learners = sortLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
+  const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
 
   const provisionCounts = new Map<string, number>(PROVISION_STATES.map((s) => [s, 0]));
   const statusCounts = new Map<string, number>(STATUSES.map((s) => [s, 0]));
@@ -104,7 +96,7 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
       { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: provisionCounts.get(s)! })) },
       { id: 'status', heading: 'By progress status', items: STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: statusCounts.get(s)! })) },
     ],
-    rows: learners.map(row),
+    rows: learners.map((learner) => rows.get(learner)),
   };
 }
 
@@ -117,6 +109,6 @@ export function dashboardRoutes(app: FastifyInstance, store: RosterStore): void 
 
   app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {
     const roster = await store.read();
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify(redactRoster(roster)));
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify(redactRoster(sortedLearners(roster.learners))));
   });
 }

@@ -46,7 +46,7 @@ function handleError(raw: string | null): string | null {
   return null;
 }
 
-function cohortError(raw: string | null, cohorts: Cohort[]): string | null {
+function cohortError(raw: string | null, cohorts: readonly Cohort[]): string | null {
   if (cohorts.length > 0) {
     if (raw === null || raw === '') return 'Select your cohort';
     return cohorts.some((c) => c.cohort_id === raw.trim()) ? null : 'Select one of the cohorts listed';
@@ -68,7 +68,7 @@ function pathError(raw: string | null): string | null {
   return isPath(pathValue(raw)) ? null : 'Select which days you will attend';
 }
 
-export function validateRegistration(submitted: Submitted, cohorts: Cohort[]): Validation {
+export function validateRegistration(submitted: Submitted, cohorts: readonly Cohort[]): Validation {
   const errors: FieldError[] = [];
   const push = (fieldName: string, message: string | null) => {
     if (message !== null) errors.push({ field: fieldName, message });
@@ -87,7 +87,7 @@ export function validateRegistration(submitted: Submitted, cohorts: Cohort[]): V
   };
 }
 
-function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]): RegisterModel {
+function formModel(csrfToken: string, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[]): RegisterModel {
   const errorFor = (name: string) => errors.find((e) => e.field === name)?.message ?? null;
   const cohortValue = shown(submitted.cohort);
   return {
@@ -120,7 +120,7 @@ function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, e
 
 const FORM_TITLE = 'Register for the GLOW workshop';
 
-function renderForm(request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]) {
+function renderForm(request: FastifyRequest, reply: FastifyReply, status: number, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[]) {
   const model = formModel(reply.generateCsrf(), cohorts, submitted, errors);
   return render(reply, status, shellFor(request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
 }
