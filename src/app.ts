@@ -123,6 +123,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     deps.store ??
     new RosterStore({
       path: config.rosterPath,
+      maxBytes: config.rosterMaxBytes,
       log: app.log,
       ...deps.storeOptions,
     });

@@ -16,6 +16,8 @@ export interface Config {
   /** True when COMPANION_SECRET_KEY was not set: sessions end with the process. */
   readonly secretKeyIsRandom: boolean;
   readonly rosterPath: string;
+  /** A roster file larger than this many bytes is refused, not read. */
+  readonly rosterMaxBytes: number;
   readonly facilitatorToken: string;
   readonly secureCookies: boolean;
   readonly rateLimitMax: number;
@@ -127,6 +129,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     secretKey: secret !== '' ? secret : randomBytes(32).toString('base64'),
     secretKeyIsRandom: secret === '',
     rosterPath: path.resolve(cwd, value(env, 'COMPANION_ROSTER_PATH') ?? 'roster.json'),
+    rosterMaxBytes: positiveInteger(env, 'COMPANION_ROSTER_MAX_BYTES', 20 * 1024 * 1024, 1024 * 1024 * 1024),
     facilitatorToken: env.COMPANION_FACILITATOR_TOKEN ?? '',
     secureCookies: flag(env, 'COMPANION_SECURE_COOKIES', true),
     rateLimitMax: positiveInteger(env, 'COMPANION_RATE_LIMIT_MAX', 10),

@@ -52,12 +52,18 @@ describe('configuration', () => {
     assert.equal(config.sessionIdleMinutes, 15);
   });
 
+  test('the roster size limit is 20 MiB unless COMPANION_ROSTER_MAX_BYTES says otherwise', () => {
+    assert.equal(loadConfig({}).rosterMaxBytes, 20 * 1024 * 1024);
+    assert.equal(loadConfig({ COMPANION_ROSTER_MAX_BYTES: '1000' }).rosterMaxBytes, 1000);
+  });
+
   const malformed: Array<[string, string]> = [
     ['COMPANION_RATE_LIMIT_MAX', 'ten'],
     ['COMPANION_RATE_LIMIT_MAX', '0'],
     ['COMPANION_RATE_LIMIT_MAX', '-5'],
     ['COMPANION_RATE_LIMIT_MAX', '1.5'],
     ['COMPANION_RATE_LIMIT_WINDOW', '5m'],
+    ['COMPANION_ROSTER_MAX_BYTES', '20MiB'],
     ['PORT', '70000'],
     ['PORT', '0'],
     ['PORT', 'http'],

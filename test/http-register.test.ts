@@ -237,3 +237,19 @@ describe('an unreadable roster', () => {
     assert.equal(await onDisk(), before);
   });
 });
+
+describe('a roster file over COMPANION_ROSTER_MAX_BYTES', () => {
+  test('gets the 503 page, is left as it is, and a registration is refused', async () => {
+    t = await startApp({ COMPANION_ROSTER_MAX_BYTES: '64' });
+    const client = new Client(t.app);
+    const csrf_token = await client.csrf('/register');
+    const text = `${JSON.stringify({ version: 1, cohorts: [], learners: [], padding: 'x'.repeat(64) })}\n`;
+    await writeFile(t.rosterPath, text);
+    const page = await client.get('/register');
+    assert.equal(page.statusCode, 503);
+    assert.match(page.body, /<h1>The roster file could not be read<\/h1>/);
+    const response = await client.post('/register', { csrf_token, github_handle: 'grace', cohort_id: 'c1', path: 'day1-day2' });
+    assert.equal(response.statusCode, 503);
+    assert.equal(await onDisk(), text);
+  });
+});

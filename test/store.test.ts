@@ -415,3 +415,162 @@ describe('roster store: faults', () => {
     assert.ok(names.includes(theirs), 'the other roster\'s temporary file was removed');
   });
 });
+
+describe('roster store: a roster path that is a symbolic link', () => {
+  /** The real lock, recording which file each lock was taken for. */
+  function recordingLock(): { lock: LockFn; paths: string[] } {
+    const paths: string[] = [];
+    const real = properLock(10_000, 5_000, { info() {}, warn() {}, error() {} });
+    return { paths, lock: async (file) => { paths.push(file); return real(file); } };
+  }
+
+  test('registrations are written to (and locked on) the file the link points to, and the link stays a link', async () => {
+    const rosterPath = freshPath();
+    const target = path.join(path.dirname(rosterPath), 'real', 'roster-of-record.json');
+    await seed(target);
+    await fsp.symlink(path.relative(path.dirname(rosterPath), target), rosterPath);
+    const { lock, paths } = recordingLock();
+    const store = new RosterStore({ path: rosterPath, lock });
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.ok((await fsp.lstat(rosterPath)).isSymbolicLink(), 'the link was replaced by a plain file');
+    assert.ok((await readRoster(target)).learners.some((l) => l.github_handle === 'grace'));
+    assert.deepEqual(paths, [target]);
+    assert.deepEqual(await leftovers(target), []);
+    assert.equal((await store.read()).learners.length, 2);
+  });
+
+  test('a link to a roster not made yet (and a link to that link) creates the file where the links point', async () => {
+    const rosterPath = freshPath();
+    const target = path.join(path.dirname(rosterPath), 'elsewhere', 'roster.json');
+    const middle = path.join(path.dirname(rosterPath), 'middle.json');
+    await mkdir(path.dirname(target), { recursive: true });
+    await fsp.symlink(target, middle);
+    await fsp.symlink(middle, rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.ok((await fsp.lstat(rosterPath)).isSymbolicLink());
+    assert.ok((await fsp.lstat(middle)).isSymbolicLink());
+    assert.equal((await readRoster(target)).learners[0]!.github_handle, 'grace');
+  });
+});
+
+describe('roster store: a file that cannot be used is remembered, not re-read', () => {
+  /** The real file system, counting whole-file reads. */
+  function countingReads(): { fs: RosterFs; readonly reads: number } {
+    let reads = 0;
+    const fs: RosterFs = { ...(fsp as unknown as RosterFs), readFile: async (file, encoding) => { reads += 1; return fsp.readFile(file, encoding); } };
+    return { fs, get reads() { return reads; } };
+  }
+  const errors = () => {
+    const lines: string[] = [];
+    return { lines, log: { info() {}, warn() {}, error: (_obj: object, msg: string) => void lines.push(msg) } };
+  };
+
+  test('a corrupt file is read and parsed once while it is unchanged, logged once, and read again once it changes', async () => {
+    const rosterPath = freshPath();
+    await mkdir(path.dirname(rosterPath), { recursive: true });
+    await writeFile(rosterPath, '{"version": 1, "learners": [');
+    const counting = countingReads();
+    const { lines, log } = errors();
+    const store = new RosterStore({ path: rosterPath, fs: counting.fs, log });
+    for (let i = 0; i < 5; i++) await assert.rejects(store.read(), RosterUnavailableError);
+    await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), RosterUnavailableError);
+    assert.equal(counting.reads, 1);
+    assert.equal(lines.length, 1);
+    await seed(rosterPath);
+    assert.equal((await store.read()).learners.length, 1);
+    assert.equal(counting.reads, 2);
+  });
+
+  test('a file over the size limit is refused as unreadable without being read, and logged', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const counting = countingReads();
+    const { lines, log } = errors();
+    const store = new RosterStore({ path: rosterPath, fs: counting.fs, log, maxBytes: text.length - 1 });
+    await assert.rejects(store.read(), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'unreadable' && /over the limit/.test(error.message));
+    await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), RosterUnavailableError);
+    assert.equal(counting.reads, 0);
+    assert.equal(lines.length, 1);
+    assert.equal(await readFile(rosterPath, 'utf8'), text);
+    // At the limit exactly, it is read.
+    const fits = new RosterStore({ path: rosterPath, maxBytes: text.length });
+    assert.equal((await fits.read()).learners.length, 1);
+  });
+});
+
+describe('roster store: the read-modify-write is inside the lock', () => {
+  /**
+   * An in-process lock with one holder at a time, which says whether anyone
+   * is waiting for it: enough to put a second writer at an exact point.
+   */
+  function mutex(): { lock: LockFn; readonly held: boolean; readonly waiting: number } {
+    let held = false;
+    const queue: Array<() => void> = [];
+    const lock: LockFn = async () => {
+      if (held) await new Promise<void>((resolve) => queue.push(resolve));
+      held = true;
+      return async () => {
+        const next = queue.shift();
+        if (next) next();
+        else held = false;
+      };
+    };
+    return { lock, get held() { return held; }, get waiting() { return queue.length; } };
+  }
+
+  test('a second writer put between the first writer\'s read and its rename waits for the lock, and its learner survives', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const shared = mutex();
+    const second = new RosterStore({ path: rosterPath, lock: shared.lock });
+    let secondWrite: Promise<unknown> | null = null;
+    // The first writer's file system: when it reads the file, the second writer
+    // starts, and the first goes on only once the second has either written
+    // (the lock did not hold it off) or is waiting for the lock.
+    const fs: RosterFs = {
+      ...(fsp as unknown as RosterFs),
+      stat: async (file, options) => {
+        if (secondWrite === null && shared.held) {
+          let done = false;
+          secondWrite = second.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }).finally(() => (done = true));
+          while (!done && shared.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        return fsp.stat(file, options);
+      },
+    };
+    const first = new RosterStore({ path: rosterPath, lock: shared.lock, fs });
+    await first.register({ github_handle: 'hedy', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.ok(secondWrite, 'the second writer was never started');
+    await secondWrite;
+    const handles = (await readRoster(rosterPath)).learners.map((l) => l.github_handle).sort();
+    assert.deepEqual(handles, ['ada-lovelace', 'grace', 'hedy']);
+  });
+
+  test('every read of the file during a write, and the rename over it, happen while the lock is held', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const shared = mutex();
+    const outside: string[] = [];
+    let writing = false;
+    const fs: RosterFs = {
+      ...(fsp as unknown as RosterFs),
+      readFile: async (file, encoding) => {
+        if (writing && !shared.held) outside.push('read');
+        return fsp.readFile(file, encoding);
+      },
+      rename: async (from, to) => {
+        if (!shared.held) outside.push('rename');
+        return fsp.rename(from, to);
+      },
+    };
+    const store = new RosterStore({ path: rosterPath, lock: shared.lock, fs });
+    // Another program changes the file, so the write must read it again.
+    await store.read();
+    await seed(rosterPath, { ...seeded, learners: [{ ...seeded.learners[0]!, notes: 'changed' }] });
+    writing = true;
+    await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.deepEqual(outside, []);
+    assert.equal((await readRoster(rosterPath)).learners.find((l) => l.github_handle === 'ada-lovelace')!.notes, 'changed');
+  });
+});
