@@ -4,6 +4,7 @@
  * and it reads them from the object it is given.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -30,6 +31,34 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly sessionIdleMinutes: number;
   readonly sessionMaxHours: number;
+  /** GitHub mode: where the roster of record is, and how to reach it; null in local mode. */
+  readonly github: GitHubConfig | null;
+}
+
+/** Credentials for the GitHub API: a token, or a GitHub App installation. */
+export type GitHubAuth =
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'app'; readonly appId: string; readonly privateKey: string; readonly installationId: number };
+
+export interface GitHubConfig {
+  /** The admin repository holding the roster of record. */
+  readonly owner: string;
+  readonly repo: string;
+  /** Path of the roster inside it. */
+  readonly rosterFile: string;
+  /** Branch to read and commit; null: the repository's default branch. */
+  readonly branch: string | null;
+  readonly auth: GitHubAuth;
+  /** REST API base URL, without a trailing slash. */
+  readonly apiUrl: string;
+  /** Seconds between pulls of the roster of record. */
+  readonly syncIntervalSeconds: number;
+  /** The repository whose workflow provisions Learning Rooms; null: never started by the companion. */
+  readonly provisioning: { readonly owner: string; readonly repo: string; readonly workflow: string; readonly ref: string } | null;
+  /** Seconds between background refreshes of derived progress. */
+  readonly progressIntervalSeconds: number;
+  /** A current challenge that has not moved for this long, while the cohort runs, is stuck. */
+  readonly stuckMinutes: number;
 }
 
 export class ConfigError extends Error {
@@ -122,8 +151,113 @@ function logLevel(env: Env): LogLevel {
   return raw as LogLevel;
 }
 
+// GitHub owner and repository names: `owner/name`.
+const REPOSITORY_RE = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/;
+
+function repository(env: Env, name: string): { owner: string; repo: string } | null {
+  const raw = value(env, name);
+  if (raw === undefined) return null;
+  const match = REPOSITORY_RE.exec(raw);
+  if (!match || match[2] === '.' || match[2] === '..') throw new ConfigError(name, `must be a repository as owner/name (got ${JSON.stringify(raw)})`);
+  return { owner: match[1]!, repo: match[2]! };
+}
+
+/** A path inside a repository: relative, no empty, `.` or `..` segments. */
+function repositoryPath(env: Env, name: string, fallback: string): string {
+  const raw = value(env, name) ?? fallback;
+  const segments = raw.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..') || /[\\\u0000-\u001f]/.test(raw)) {
+    throw new ConfigError(name, `must be a relative path inside the repository, such as roster.json (got ${JSON.stringify(raw)})`);
+  }
+  return raw;
+}
+
+/** A branch or other git ref name, as git allows them (a safe subset). */
+function refName(env: Env, name: string, fallback: string | null): string | null {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^[A-Za-z0-9._/-]{1,200}$/.test(raw) || raw.includes('..') || raw.startsWith('/') || raw.endsWith('/') || raw.endsWith('.lock') || raw.startsWith('-')) {
+    throw new ConfigError(name, `must be a branch name (got ${JSON.stringify(raw)})`);
+  }
+  return raw;
+}
+
+/** Whether a host name is this machine (the only place plain HTTP is allowed, for tests and the demo). */
+function isLoopbackHost(hostname: string): boolean {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || (net.isIPv4(bare) && bare.startsWith('127.'));
+}
+
+function apiUrl(env: Env): string {
+  const name = 'COMPANION_GITHUB_API_URL';
+  const raw = value(env, name) ?? 'https://api.github.com';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL (got ${JSON.stringify(raw)})`);
+  }
+  const plainLoopback = url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  if ((url.protocol !== 'https:' && !plainLoopback) || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(name, `must be an https URL without credentials or query (plain http only on a loopback address) (got ${JSON.stringify(raw)})`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+function githubAuth(env: Env, readFile: (file: string) => string): GitHubAuth {
+  const token = value(env, 'COMPANION_GITHUB_TOKEN');
+  const appId = value(env, 'COMPANION_GITHUB_APP_ID');
+  const keyFile = value(env, 'COMPANION_GITHUB_APP_PRIVATE_KEY_FILE');
+  const installation = value(env, 'COMPANION_GITHUB_APP_INSTALLATION_ID');
+  const appGiven = appId !== undefined || keyFile !== undefined || installation !== undefined;
+  if (token !== undefined && appGiven) {
+    throw new ConfigError('COMPANION_GITHUB_TOKEN', 'and the COMPANION_GITHUB_APP_* variables cannot both be set: choose one way to authenticate');
+  }
+  if (token !== undefined) {
+    if (/\s/.test(token)) throw new ConfigError('COMPANION_GITHUB_TOKEN', 'must not contain spaces');
+    return { kind: 'token', token };
+  }
+  if (!appGiven) {
+    throw new ConfigError('COMPANION_GITHUB_TOKEN', 'is required in GitHub mode (COMPANION_GITHUB_REPO is set), unless the COMPANION_GITHUB_APP_* variables are given');
+  }
+  if (appId === undefined || !/^\d+$/.test(appId)) throw new ConfigError('COMPANION_GITHUB_APP_ID', 'must be the GitHub App\'s numeric id');
+  if (installation === undefined || !/^\d+$/.test(installation)) throw new ConfigError('COMPANION_GITHUB_APP_INSTALLATION_ID', 'must be the numeric id of the App\'s installation');
+  if (keyFile === undefined) throw new ConfigError('COMPANION_GITHUB_APP_PRIVATE_KEY_FILE', 'must name the file holding the App\'s private key (PEM)');
+  let privateKey: string;
+  try {
+    privateKey = readFile(keyFile);
+  } catch (error) {
+    throw new ConfigError('COMPANION_GITHUB_APP_PRIVATE_KEY_FILE', `could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) {
+    throw new ConfigError('COMPANION_GITHUB_APP_PRIVATE_KEY_FILE', 'does not hold a PEM private key');
+  }
+  return { kind: 'app', appId, privateKey, installationId: Number(installation) };
+}
+
+function githubConfig(env: Env, readFile: (file: string) => string): GitHubConfig | null {
+  const admin = repository(env, 'COMPANION_GITHUB_REPO');
+  if (admin === null) return null;
+  const provisioningRepo = repository(env, 'COMPANION_PROVISIONING_REPO');
+  const workflow = value(env, 'COMPANION_PROVISIONING_WORKFLOW') ?? 'provision-learning-rooms.yml';
+  if (!/^[A-Za-z0-9._-]{1,200}\.ya?ml$/.test(workflow)) {
+    throw new ConfigError('COMPANION_PROVISIONING_WORKFLOW', `must be a workflow file name ending in .yml or .yaml (got ${JSON.stringify(workflow)})`);
+  }
+  return {
+    ...admin,
+    rosterFile: repositoryPath(env, 'COMPANION_GITHUB_ROSTER_FILE', 'roster.json'),
+    branch: refName(env, 'COMPANION_GITHUB_BRANCH', null),
+    auth: githubAuth(env, readFile),
+    apiUrl: apiUrl(env),
+    syncIntervalSeconds: positiveInteger(env, 'COMPANION_SYNC_INTERVAL', 60, 86_400),
+    provisioning: provisioningRepo === null ? null : { ...provisioningRepo, workflow, ref: refName(env, 'COMPANION_PROVISIONING_REF', 'main')! },
+    progressIntervalSeconds: positiveInteger(env, 'COMPANION_PROGRESS_INTERVAL', 300, 86_400),
+    stuckMinutes: positiveInteger(env, 'COMPANION_STUCK_MINUTES', 20, 7 * 24 * 60),
+  };
+}
+
 /** Reads and checks the configuration; throws ConfigError naming the variable at fault. */
-export function loadConfig(env: Env, cwd = process.cwd()): Config {
+export function loadConfig(env: Env, cwd = process.cwd(), readFile: (file: string) => string = (file) => readFileSync(path.resolve(cwd, file), 'utf8')): Config {
   const secret = env.COMPANION_SECRET_KEY ?? '';
   const config: Config = {
     secretKey: secret !== '' ? secret : randomBytes(32).toString('base64'),
@@ -141,6 +275,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     logLevel: logLevel(env),
     sessionIdleMinutes: positiveInteger(env, 'COMPANION_SESSION_IDLE_MINUTES', 30, 24 * 60),
     sessionMaxHours: positiveInteger(env, 'COMPANION_SESSION_MAX_HOURS', 8, 24 * 7),
+    github: githubConfig(env, readFile),
   };
   return Object.freeze({ ...config, trustProxy: Object.freeze([...config.trustProxy]) });
 }

@@ -22,7 +22,8 @@ import * as fsp from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { RosterInvalidError, emptyRoster, parseRoster, type Registration, type Roster, type UpsertOutcome } from './contract.js';
-import { applyRegistrations, serializeCanonicalChunks } from './incremental.js';
+import { applyRegistrations, canonicalForm, serializeCanonicalChunks } from './incremental.js';
+import { appendOutbox, dropFromOutbox, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
 import { RosterTooLargeError, RosterUnavailableError, silentLog, type Logger } from './errors.js';
 import { properLock, type LockFn } from './lock.js';
 
@@ -65,6 +66,13 @@ export interface RosterStoreOptions {
   maxBytes?: number;
   now?: () => Date;
   log?: Logger;
+  /**
+   * GitHub mode: every accepted registration is also recorded in the outbox
+   * beside the roster, before it is confirmed, until a commit carries it.
+   */
+  outbox?: boolean;
+  /** Called after registrations were recorded in the outbox. */
+  onRecorded?: () => void;
 }
 
 /** What the file held the last time it was read: a roster, or why it could not be used. */
@@ -104,9 +112,11 @@ export class RosterStore {
   private readonly maxBytes: number;
   private readonly now: () => Date;
   private readonly log: Logger;
+  private readonly useOutbox: boolean;
+  private readonly onRecorded: () => void;
   private remembered: Remembered | null = null;
   private reading: Promise<Roster> | null = null;
-  private pending: Pending[] = [];
+  private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   /** The folder each write target was made (or found) in by an earlier batch. */
   private readyFolder: string | null = null;
@@ -120,6 +130,8 @@ export class RosterStore {
     this.lock = options.lock ?? properLock(options.lockStaleMs ?? 10_000, options.lockWaitMs ?? 30_000, this.log);
     this.maxBytes = options.maxBytes ?? DEFAULT_ROSTER_MAX_BYTES;
     this.now = options.now ?? (() => new Date());
+    this.useOutbox = options.outbox ?? false;
+    this.onRecorded = options.onRecorded ?? (() => undefined);
   }
 
   /** The current roster, from the cache when the file has not changed. */
@@ -141,7 +153,7 @@ export class RosterStore {
    */
   register(registration: Registration): Promise<RegisterResult> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ registration, resolve, reject });
+      this.queue.push({ registration, resolve, reject });
       this.startFlush();
     });
   }
@@ -149,6 +161,44 @@ export class RosterStore {
   /** Waits for every queued registration to be written (for shutdown). */
   async close(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
+  }
+
+  // -- The outbox (GitHub mode) --
+
+  /** The registrations recorded here and not yet carried by a commit to the roster of record, oldest first. */
+  pending(): Promise<OutboxEntry[]> {
+    return this.withLock((target) => readOutbox(this.fs, outboxPath(target)));
+  }
+
+  /**
+   * Follows the roster of record: drops the entries a commit has carried
+   * (`committed`), then makes the local roster the roster of record with the
+   * registrations still waiting applied to it. Returns how many still wait.
+   */
+  adoptRecord(record: Roster, committed: ReadonlySet<string>): Promise<number> {
+    return this.withLock(async (target) => {
+      // A local file that breaks the contract is reported, never overwritten, even here.
+      const current = await this.currentFile();
+      const file = outboxPath(target);
+      const remaining = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : null;
+      const waiting = await readOutbox(this.fs, file);
+      const now = this.now();
+      const local = applyRegistrations(canonicalForm(record, now), waiting.map((e) => e.registration), now).roster;
+      await this.writeAtomically(target, local, current.mode ?? 0o600);
+      return remaining ?? waiting.length;
+    });
+  }
+
+  /** Runs `fn` on the write target while holding the roster's lock. */
+  private async withLock<T>(fn: (target: string) => Promise<T>): Promise<T> {
+    const { target, release } = await this.takeLock();
+    try {
+      return await fn(target);
+    } catch (error) {
+      throw error instanceof RosterUnavailableError ? error : new RosterUnavailableError('unwritable', { cause: error });
+    } finally {
+      await release();
+    }
   }
 
   // -- Reading: the one path, for pages and for writes under the lock alike --
@@ -230,12 +280,12 @@ export class RosterStore {
     if (this.flushing) return;
     this.flushing = this.drain().finally(() => {
       this.flushing = null;
-      if (this.pending.length > 0) this.startFlush();
+      if (this.queue.length > 0) this.startFlush();
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) await this.writeBatch();
+    while (this.queue.length > 0) await this.writeBatch();
   }
 
   /**
@@ -295,7 +345,7 @@ export class RosterStore {
    */
   private async writeBatch(): Promise<void> {
     // If the lock cannot be had, those already waiting are told so; later arrivals get their own try.
-    const waiting = this.pending.length;
+    const waiting = this.queue.length;
     let batch: Pending[] | null = null;
     try {
       const { target, release } = await this.takeLock();
@@ -307,21 +357,26 @@ export class RosterStore {
         } catch (error) {
           throw new RosterUnavailableError('unreadable', { cause: error });
         }
-        batch = this.pending.splice(0);
+        batch = this.queue.splice(0);
         const now = this.now();
         const { roster, outcomes } = applyRegistrations(current.roster, batch.map((p) => p.registration), now);
+        const recorded = this.useOutbox ? batch.filter((_, i) => outcomes[i] !== 'unknown-cohort') : [];
         try {
           await this.sweepNowAndThen(target);
+          // Recorded for the roster of record first: a crash after this sends a registration nobody was told of, never the reverse.
+          const at = now.toISOString();
+          await appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, registration: p.registration })));
           if (roster !== current.roster) await this.writeAtomically(target, roster, current.mode ?? 0o600);
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
         batch.forEach((p, i) => p.resolve({ outcome: outcomes[i]! }));
+        if (recorded.length > 0) this.onRecorded();
       } finally {
         await release();
       }
     } catch (error) {
-      for (const p of batch ?? this.pending.splice(0, waiting)) p.reject(error);
+      for (const p of batch ?? this.queue.splice(0, waiting)) p.reject(error);
     }
   }
 

@@ -1,0 +1,266 @@
+/**
+ * The GitHub REST client: Octokit with its retry and throttling plugins,
+ * authenticated by a token or as a GitHub App installation, with a timeout
+ * on every request. It exposes only the few calls the companion makes (the
+ * `GitHubApi` seam), and turns every failure into a `GitHubError` whose
+ * words a facilitator can act on. No token ever reaches a log line, a page or
+ * an error message: errors carry the status and GitHub's message only.
+ */
+import { Octokit } from '@octokit/rest';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { createAppAuth } from '@octokit/auth-app';
+import type { GitHubConfig } from '../config.js';
+import type { Logger } from '../roster/errors.js';
+
+/** A file in a repository as read: its text, blob sha and the ETag for a conditional read. */
+export interface RepoFile {
+  readonly text: string;
+  readonly sha: string;
+  readonly etag: string | null;
+}
+
+export type ReadResult = { readonly kind: 'unchanged' } | { readonly kind: 'missing' } | { readonly kind: 'file'; readonly file: RepoFile };
+
+export type WriteResult = { readonly kind: 'committed'; readonly commitSha: string; readonly blobSha: string } | { readonly kind: 'conflict' };
+
+export interface RepoRef {
+  readonly owner: string;
+  readonly repo: string;
+}
+
+/** The calls the companion makes to GitHub. */
+export interface GitHubApi {
+  defaultBranch(repo: RepoRef): Promise<string>;
+  /** Reads a file; with `etag`, a conditional read that answers 'unchanged' (and costs no rate limit) when it is. */
+  readFile(repo: RepoRef, path: string, ref: string, etag: string | null): Promise<ReadResult>;
+  /** Commits a file on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
+  writeFile(repo: RepoRef, path: string, change: { branch: string; text: string; sha: string | null; message: string }): Promise<WriteResult>;
+  /** How many runs of a workflow are queued or in progress. */
+  activeRuns(repo: RepoRef, workflow: string): Promise<number>;
+  dispatchWorkflow(repo: RepoRef, workflow: string, ref: string, inputs?: Record<string, string>): Promise<void>;
+}
+
+export type GitHubProblem = 'auth' | 'forbidden' | 'not-found' | 'rate-limited' | 'unreachable' | 'server' | 'refused';
+
+/** A GitHub call that failed, in words a facilitator can act on (`plain`), never holding a token. */
+export class GitHubError extends Error {
+  override readonly name = 'GitHubError';
+  constructor(
+    readonly problem: GitHubProblem,
+    readonly plain: string,
+    readonly status: number | null,
+    /** For a rate limit: when GitHub says to try again (ms since the epoch). */
+    readonly retryAt: number | null = null,
+  ) {
+    super(plain);
+  }
+}
+
+/** Milliseconds a single request (with its body) may take. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface ClientOptions {
+  /** Base of the retry plugin's backoff (ms): it waits base × (attempt²). */
+  retryBaseMs?: number;
+  timeoutMs?: number;
+}
+
+interface OctokitErrorShape {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+  name?: string;
+  cause?: unknown;
+}
+
+function header(error: OctokitErrorShape, name: string): string | undefined {
+  const value = error.response?.headers?.[name];
+  return value === undefined ? undefined : String(value);
+}
+
+function githubMessage(error: OctokitErrorShape): string {
+  const data = error.response?.data;
+  const message = typeof data === 'object' && data !== null && 'message' in data ? String((data as { message: unknown }).message) : '';
+  return message.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+/** When a rate-limited request may be tried again (ms since the epoch), from GitHub's headers. */
+function retryAtOf(error: OctokitErrorShape, now: number): number | null {
+  const retryAfter = header(error, 'retry-after');
+  if (retryAfter !== undefined && /^\d+$/.test(retryAfter)) return now + Number(retryAfter) * 1000;
+  if (header(error, 'x-ratelimit-remaining') === '0') {
+    const reset = header(error, 'x-ratelimit-reset');
+    if (reset !== undefined && /^\d+$/.test(reset)) return Number(reset) * 1000;
+  }
+  return null;
+}
+
+/** Turns an Octokit failure into a GitHubError; `what` names the action ("read the roster in owner/repo"). */
+export function toGitHubError(error: unknown, what: string, now = Date.now()): GitHubError {
+  if (error instanceof GitHubError) return error;
+  const e = (error ?? {}) as OctokitErrorShape;
+  const status = typeof e.status === 'number' ? e.status : null;
+  const said = githubMessage(e);
+  const retryAt = status === 403 || status === 429 ? retryAtOf(e, now) : null;
+  if (retryAt !== null || status === 429 || (status === 403 && /rate limit/i.test(said))) {
+    const at = retryAt ?? now + 60_000;
+    return new GitHubError('rate-limited', `GitHub's rate limit was reached while trying to ${what}; the companion waits until ${new Date(at).toISOString()} and tries again`, status, at);
+  }
+  switch (status) {
+    case 401:
+      return new GitHubError('auth', `GitHub did not accept the token (it may have expired or been revoked), so the companion could not ${what}`, status);
+    case 403:
+      return new GitHubError('forbidden', `GitHub refused: the token is not allowed to ${what}${said ? ` (GitHub said: ${said})` : ''}`, status);
+    case 404:
+      return new GitHubError('not-found', `GitHub answered "not found" when the companion tried to ${what}: the repository, branch or workflow does not exist, or the token cannot see it`, status);
+    case null:
+    case 500:
+      if (status === null || /fetch failed|timeout|aborted|ECONN|ENOTFOUND|EAI_AGAIN|socket/i.test(String(e.message ?? ''))) {
+        return new GitHubError('unreachable', `GitHub could not be reached to ${what} (${describeNetworkError(e)}); the companion tries again`, status);
+      }
+      return new GitHubError('server', `GitHub answered with a server error (${status}) when the companion tried to ${what}; it tries again`, status);
+    default:
+      if (status >= 500) return new GitHubError('server', `GitHub answered with a server error (${status}) when the companion tried to ${what}; it tries again`, status);
+      return new GitHubError('refused', `GitHub refused to ${what} (${status}${said ? `: ${said}` : ''})`, status);
+  }
+}
+
+function describeNetworkError(e: OctokitErrorShape): string {
+  const text = String(e.message ?? '');
+  if (/timeout|aborted/i.test(text)) return 'no answer in time';
+  const code = /\b(E[A-Z]+)\b/.exec(`${text} ${String((e.cause as { code?: string } | undefined)?.code ?? '')}`);
+  return code ? `network error ${code[1]}` : 'network error';
+}
+
+/** fetch with a deadline on every request. */
+function fetchWithTimeout(timeoutMs: number): typeof fetch {
+  return (input, init = {}) => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    return fetch(input, { ...init, signal });
+  };
+}
+
+/** Each path segment percent-encoded, the slashes kept. */
+function encodePath(filePath: string): string {
+  return filePath.split('/').map(encodeURIComponent).join('/');
+}
+
+const ThrottledOctokit = Octokit.plugin(retry, throttling);
+
+function octokitLogger(log: Logger) {
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (message: string) => log.warn({ component: 'github' }, message),
+    // Failed requests are logged by the companion itself, in words and without noise from expected conflicts.
+    error: () => undefined,
+  };
+}
+
+/** An Octokit configured from GitHub mode's settings. */
+export function createOctokit(config: GitHubConfig, log: Logger, options: ClientOptions = {}): Octokit {
+  const auth = config.auth;
+  return new ThrottledOctokit({
+    baseUrl: config.apiUrl,
+    userAgent: 'glow-companion',
+    log: octokitLogger(log),
+    request: { fetch: fetchWithTimeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS) },
+    ...(auth.kind === 'token'
+      ? { auth: auth.token }
+      : { authStrategy: createAppAuth, auth: { appId: auth.appId, privateKey: auth.privateKey, installationId: auth.installationId } }),
+    // 409 and 422 answer a compare-and-swap that lost: the caller reads again instead.
+    retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451], retries: 3, retryAfterBaseValue: options.retryBaseMs ?? 1000 },
+    throttle: {
+      // A short wait is taken in place, once; a longer one is left to the caller, which tries again after it.
+      onRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1 && retryAfter <= 5,
+      onSecondaryRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1 && retryAfter <= 5,
+    },
+  }) as unknown as Octokit;
+}
+
+/** The GitHubApi over Octokit. */
+export function createGitHubApi(octokit: Octokit): GitHubApi {
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toGitHubError(error, what);
+    }
+  };
+  return {
+    defaultBranch: (repo) =>
+      call(`read ${repo.owner}/${repo.repo}`, async () => {
+        const { data } = await octokit.request('GET /repos/{owner}/{repo}', { ...repo });
+        return data.default_branch;
+      }),
+
+    readFile: (repo, filePath, ref, etag) =>
+      call(`read ${filePath} in ${repo.owner}/${repo.repo}`, async () => {
+        let response;
+        try {
+          response = await octokit.request(`GET /repos/{owner}/{repo}/contents/${encodePath(filePath)}`, {
+            ...repo,
+            ref,
+            headers: etag ? { 'if-none-match': etag } : {},
+          });
+        } catch (error) {
+          const status = (error as OctokitErrorShape).status;
+          if (status === 304) return { kind: 'unchanged' } as const;
+          if (status === 404) {
+            // No file yet, unless the repository or branch itself is missing.
+            await octokit.request('GET /repos/{owner}/{repo}', { ...repo });
+            return { kind: 'missing' } as const;
+          }
+          throw error;
+        }
+        const data = response.data as { type?: string; encoding?: string; content?: string; sha?: string; size?: number };
+        if (data.type !== 'file' || typeof data.sha !== 'string') throw new GitHubError('refused', `${filePath} in ${repo.owner}/${repo.repo} is not a file`, null);
+        let base64 = data.content ?? '';
+        if (data.encoding !== 'base64') {
+          // Over 1 MB the contents answer carries no content: read the blob instead.
+          const blob = await octokit.request('GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { ...repo, file_sha: data.sha });
+          if (blob.data.encoding !== 'base64') throw new GitHubError('refused', `the blob of ${filePath} came in an unexpected encoding`, null);
+          base64 = blob.data.content;
+        }
+        const etagHeader = response.headers.etag;
+        return { kind: 'file', file: { text: Buffer.from(base64, 'base64').toString('utf8'), sha: data.sha, etag: typeof etagHeader === 'string' ? etagHeader : null } } as const;
+      }),
+
+    writeFile: (repo, filePath, change) =>
+      call(`commit ${filePath} in ${repo.owner}/${repo.repo}`, async () => {
+        try {
+          const { data } = await octokit.request(`PUT /repos/{owner}/{repo}/contents/${encodePath(filePath)}`, {
+            ...repo,
+            message: change.message,
+            content: Buffer.from(change.text, 'utf8').toString('base64'),
+            branch: change.branch,
+            ...(change.sha === null ? {} : { sha: change.sha }),
+          });
+          const result = data as { commit?: { sha?: string }; content?: { sha?: string } };
+          return { kind: 'committed', commitSha: result.commit?.sha ?? '', blobSha: result.content?.sha ?? '' } as const;
+        } catch (error) {
+          const status = (error as OctokitErrorShape).status;
+          // The version given is no longer current (409), or a file appeared where none was (422, "sha" wasn't supplied).
+          if (status === 409 || status === 422) return { kind: 'conflict' } as const;
+          throw error;
+        }
+      }),
+
+    activeRuns: (repo, workflow) =>
+      call(`check runs of ${workflow} in ${repo.owner}/${repo.repo}`, async () => {
+        let total = 0;
+        for (const status of ['in_progress', 'queued'] as const) {
+          const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', { ...repo, workflow_id: workflow, status, per_page: 1 });
+          total += data.total_count;
+        }
+        return total;
+      }),
+
+    dispatchWorkflow: (repo, workflow, ref, inputs) =>
+      call(`start ${workflow} in ${repo.owner}/${repo.repo}`, async () => {
+        await octokit.request('POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches', { ...repo, workflow_id: workflow, ref, ...(inputs ? { inputs } : {}) });
+      }),
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * The roster sync (GitHub mode): registrations recorded in the local outbox
+ * are applied on top of the newest roster of record and committed to the
+ * admin repository with its blob `sha` as compare-and-swap; the local
+ * working copy then follows the roster of record.
+ *
+ * - Only registrations are sent: a new learner (the contract's new-learner
+ *   record) or a new `path` for one already there. Every other field, and a
+ *   learner deleted from the roster of record, is left as the record has it.
+ * - A moved branch (409/422) is read again and the registrations re-applied,
+ *   with jittered backoff and a bound; then again at the next round.
+ * - A roster of record that breaks the contract is never written.
+ * - No commit while a run of the provisioning workflow is queued or in
+ *   progress, up to a bound; after committing new learners, the workflow is
+ *   started, at most once per window.
+ * - A burst of registrations is gathered into a few commits (rounds are
+ *   started a short while after a registration, one at a time).
+ * - Periodic reads are conditional (ETag), so an idle companion's pulls are
+ *   answered 304 and cost no rate limit.
+ */
+import type { GitHubConfig } from '../config.js';
+import { RosterInvalidError, emptyRoster, parseRoster, type Roster } from '../roster/contract.js';
+import { applyRegistrations, serializeCanonical } from '../roster/incremental.js';
+import type { Logger } from '../roster/errors.js';
+import type { OutboxEntry } from '../roster/outbox.js';
+import type { RosterStore } from '../roster/store.js';
+import { GitHubError, type GitHubApi, type RepoRef } from './client.js';
+
+export interface SyncState {
+  /** `owner/name` of the admin repository. */
+  readonly repository: string;
+  readonly rosterFile: string;
+  /** The branch in use, once known. */
+  readonly branch: string | null;
+  /** When the roster of record was last read (or found unchanged). */
+  readonly lastReadAt: Date | null;
+  /** When a round last ended with nothing left undone that could be done. */
+  readonly lastSuccessAt: Date | null;
+  readonly lastCommit: { readonly sha: string; readonly changes: number; readonly at: Date } | null;
+  /** Registrations recorded here and not yet in a commit, as of the last look. */
+  readonly pending: number;
+  /** The last problem, in plain words; null once a round succeeds. */
+  readonly problem: { readonly text: string; readonly at: Date } | null;
+  /** Set while commits wait for a provisioning run to finish. */
+  readonly waitingForProvisioningSince: Date | null;
+  /** The last failure to start the provisioning workflow, if any since the last start. */
+  readonly dispatchProblem: string | null;
+}
+
+export interface SyncOptions {
+  /** The clock (ms). */
+  now?: () => number;
+  random?: () => number;
+  /** How long after a registration a round starts, so a burst shares a commit. */
+  gatherMs?: number;
+  /** At most one start of the provisioning workflow per this many ms. */
+  dispatchWindowMs?: number;
+  /** How long commits wait for a provisioning run before going ahead anyway. */
+  provisioningWaitMs?: number;
+  /** How often a waiting round looks at the provisioning run again. */
+  provisioningPollMs?: number;
+  /** Compare-and-swap attempts per round before waiting for the next. */
+  conflictAttempts?: number;
+  /** Base of the jittered backoff between compare-and-swap attempts (ms). */
+  conflictBackoffMs?: number;
+}
+
+const DEFAULTS = {
+  gatherMs: 1_000,
+  dispatchWindowMs: 60_000,
+  provisioningWaitMs: 10 * 60_000,
+  provisioningPollMs: 15_000,
+  conflictAttempts: 6,
+  conflictBackoffMs: 250,
+} as const;
+
+/** The commit message: a count, never personal data. */
+export function commitMessage(changes: number): string {
+  return `Companion: ${changes} ${changes === 1 ? 'registration' : 'registrations'}`;
+}
+
+type RecordVersion = { roster: Roster; sha: string | null; etag: string | null };
+
+export class RosterSync {
+  private readonly repo: RepoRef;
+  private readonly options: Required<Omit<SyncOptions, 'now' | 'random'>>;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private branch: string | null;
+  /** The version of the roster of record the local copy was last made from. */
+  private adopted: { sha: string | null; etag: string | null } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private dispatchTimer: NodeJS.Timeout | null = null;
+  private lastDispatchAt = -Infinity;
+  private round: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  /** Set by stop(): nothing new is started after it. */
+  private closed = false;
+  private notBefore = 0;
+  private waitingSince: number | null = null;
+  private current: SyncState;
+
+  constructor(
+    private readonly config: GitHubConfig,
+    private readonly api: GitHubApi,
+    private readonly store: RosterStore,
+    private readonly log: Logger,
+    options: SyncOptions = {},
+  ) {
+    this.repo = { owner: config.owner, repo: config.repo };
+    this.branch = config.branch;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof this.options;
+    this.current = {
+      repository: `${config.owner}/${config.repo}`,
+      rosterFile: config.rosterFile,
+      branch: config.branch,
+      lastReadAt: null,
+      lastSuccessAt: null,
+      lastCommit: null,
+      pending: 0,
+      problem: null,
+      waitingForProvisioningSince: null,
+      dispatchProblem: null,
+    };
+  }
+
+  get state(): SyncState {
+    return this.current;
+  }
+
+  /** Ready when the last round succeeded within three intervals; otherwise why not, in a few words. */
+  readiness(): { ready: true } | { ready: false; reason: string } {
+    const last = this.current.lastSuccessAt;
+    if (last === null) return { ready: false, reason: this.current.problem?.text ?? 'the roster has not been synced with GitHub yet' };
+    if (this.now() - last.getTime() > 3 * this.config.syncIntervalSeconds * 1000) {
+      return { ready: false, reason: `the last successful sync with GitHub was at ${last.toISOString()}${this.current.problem ? `: ${this.current.problem.text}` : ''}` };
+    }
+    return { ready: true };
+  }
+
+  /** Starts the rounds: one now, then one every interval, and soon after each registration. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** A registration was recorded: a round starts shortly, so a burst shares one commit. */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.round) this.again = true;
+    else this.schedule(this.options.gatherMs);
+  }
+
+  /** Stops the rounds and waits for the one in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    this.timer = this.dispatchTimer = null;
+    this.timerAt = Infinity;
+    await this.round?.catch(() => undefined);
+  }
+
+  /** Runs one round now (or joins the one in flight). */
+  syncNow(): Promise<void> {
+    this.round ??= this.runRound().finally(() => {
+      this.round = null;
+      if (this.stopped) return;
+      if (this.again) {
+        this.again = false;
+        this.schedule(this.options.gatherMs);
+      } else {
+        this.schedule(this.config.syncIntervalSeconds * 1000);
+      }
+    });
+    return this.round;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    const wait = Math.max(delayMs, this.notBefore - this.now());
+    const at = this.now() + wait;
+    if (this.timer && at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      void this.syncNow();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private update(change: Partial<SyncState>): void {
+    this.current = { ...this.current, ...change };
+  }
+
+  private problem(text: string): void {
+    this.update({ problem: { text, at: new Date(this.now()) } });
+  }
+
+  private succeeded(pending: number): void {
+    this.update({ lastSuccessAt: new Date(this.now()), problem: null, pending, waitingForProvisioningSince: null });
+    this.waitingSince = null;
+  }
+
+  private async runRound(): Promise<void> {
+    try {
+      await this.roundBody();
+    } catch (error) {
+      if (error instanceof GitHubError) {
+        if (error.retryAt !== null) this.notBefore = error.retryAt;
+        this.problem(error.plain);
+        this.log.warn({ problem: error.problem, status: error.status }, `roster sync failed: ${error.plain}`);
+      } else {
+        const text = `the local roster working copy could not be updated (${(error as Error)?.message ?? String(error)})`;
+        this.problem(text);
+        this.log.error({ err: error }, `roster sync failed: ${text}`);
+      }
+    }
+  }
+
+  private async resolveBranch(): Promise<string> {
+    this.branch ??= await this.api.defaultBranch(this.repo);
+    if (this.current.branch !== this.branch) this.update({ branch: this.branch });
+    return this.branch;
+  }
+
+  /** The roster of record now; with `etag`, null when it has not changed since. */
+  private async readRecord(branch: string, etag: string | null): Promise<RecordVersion | null> {
+    const read = await this.api.readFile(this.repo, this.config.rosterFile, branch, etag);
+    this.update({ lastReadAt: new Date(this.now()) });
+    if (read.kind === 'unchanged') return null;
+    if (read.kind === 'missing') return { roster: emptyRoster(), sha: null, etag: null };
+    try {
+      return { roster: parseRoster(read.file.text), sha: read.file.sha, etag: read.file.etag };
+    } catch (error) {
+      if (error instanceof RosterInvalidError) {
+        throw new GitHubError('refused', `the roster in the admin repository is not valid, so nothing is committed until it is mended: ${error.problems.slice(0, 3).join('; ')}`, null);
+      }
+      throw error;
+    }
+  }
+
+  private async roundBody(): Promise<void> {
+    if (this.now() < this.notBefore) return;
+    const branch = await this.resolveBranch();
+    const entries = await this.store.pending();
+    this.update({ pending: entries.length });
+    let record = await this.readRecord(branch, entries.length === 0 ? (this.adopted?.etag ?? null) : null);
+    if (entries.length === 0) {
+      if (record !== null && (this.adopted === null || record.sha !== this.adopted.sha)) await this.adopt(record, []);
+      else if (record !== null) this.adopted = { sha: record.sha, etag: record.etag };
+      this.succeeded(0);
+      return;
+    }
+    if (record === null) throw new Error('a conditional read was made with registrations waiting');
+    if (await this.waitForProvisioning()) return;
+
+    for (let attempt = 1; ; attempt++) {
+      const now = new Date(this.now());
+      const { roster, outcomes } = applyRegistrations(record.roster, entries.map((e) => e.registration), now);
+      const changes = outcomes.filter((o) => o === 'created' || o === 'updated').length;
+      if (roster === record.roster) {
+        // Everything waiting is already in the roster of record.
+        await this.adopt(record, entries);
+        this.succeeded(await this.pendingCount());
+        return;
+      }
+      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, text: serializeCanonical(roster), sha: record.sha, message: commitMessage(changes) });
+      if (result.kind === 'committed') {
+        this.log.info({ changes, registrations: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed registrations to the roster of record');
+        this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
+        await this.adopt({ roster, sha: result.blobSha, etag: null }, entries);
+        if (outcomes.includes('created')) this.requestDispatch();
+        this.succeeded(await this.pendingCount());
+        return;
+      }
+      if (attempt >= this.options.conflictAttempts) {
+        throw new GitHubError('server', `the roster in the admin repository changed during each of ${attempt} attempts to commit; the companion tries again shortly`, null);
+      }
+      const pause = this.options.conflictBackoffMs * 2 ** (attempt - 1) * (0.5 + this.random());
+      this.log.info({ attempt, pauseMs: Math.round(pause) }, 'roster sync: the roster of record moved since it was read; reading it again');
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      record = (await this.readRecord(branch, null))!;
+    }
+  }
+
+  private async pendingCount(): Promise<number> {
+    return (await this.store.pending()).length;
+  }
+
+  private async adopt(record: RecordVersion, committed: readonly OutboxEntry[]): Promise<void> {
+    await this.store.adoptRecord(record.roster, new Set(committed.map((e) => e.id)));
+    this.adopted = { sha: record.sha, etag: record.etag };
+  }
+
+  /**
+   * True when commits should wait because the provisioning workflow is
+   * running (its push would fail on a branch that moved). The wait is bounded.
+   */
+  private async waitForProvisioning(): Promise<boolean> {
+    const provisioning = this.config.provisioning;
+    if (provisioning === null) return false;
+    const active = await this.api.activeRuns({ owner: provisioning.owner, repo: provisioning.repo }, provisioning.workflow);
+    if (active === 0) {
+      this.waitingSince = null;
+      this.update({ waitingForProvisioningSince: null });
+      return false;
+    }
+    const now = this.now();
+    this.waitingSince ??= now;
+    if (now - this.waitingSince >= this.options.provisioningWaitMs) {
+      this.log.warn({ waitedMs: now - this.waitingSince }, 'roster sync: a provisioning run is still in progress after the longest wait; committing anyway');
+      return false;
+    }
+    this.update({ waitingForProvisioningSince: new Date(this.waitingSince) });
+    this.log.info({ active }, 'roster sync: a provisioning run is in progress; the commit waits for it');
+    this.again = false;
+    queueMicrotask(() => this.schedule(this.options.provisioningPollMs));
+    return true;
+  }
+
+  /** Starts the provisioning workflow now, or at the end of the current window. */
+  private requestDispatch(): void {
+    const provisioning = this.config.provisioning;
+    if (provisioning === null || this.dispatchTimer !== null || this.closed) return;
+    const wait = Math.max(0, this.lastDispatchAt + this.options.dispatchWindowMs - this.now());
+    this.dispatchTimer = setTimeout(() => {
+      this.dispatchTimer = null;
+      this.lastDispatchAt = this.now();
+      this.api.dispatchWorkflow({ owner: provisioning.owner, repo: provisioning.repo }, provisioning.workflow, provisioning.ref).then(
+        () => {
+          this.update({ dispatchProblem: null });
+          this.log.info({ workflow: provisioning.workflow }, 'roster sync: started the provisioning workflow for new learners');
+        },
+        (error: unknown) => {
+          const text = error instanceof GitHubError ? error.plain : String(error);
+          this.update({ dispatchProblem: text });
+          this.log.warn({ workflow: provisioning.workflow }, `roster sync: could not start the provisioning workflow: ${text}`);
+        },
+      );
+    }, wait);
+    this.dispatchTimer.unref();
+  }
+}

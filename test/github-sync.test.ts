@@ -1,0 +1,275 @@
+/**
+ * The roster sync's rules (spec/github.md), each against the GitHub simulator
+ * over real HTTP: nothing here is mocked inside the process.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { ADMIN_REPO, EXAMPLE_ROSTER, WITH_PROVISIONING, WORKFLOW, WORKSHOP, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
+
+let admin: SimulatedAdmin | null = null;
+const companions: SyncedCompanion[] = [];
+afterEach(async () => {
+  for (const c of companions.splice(0)) await c.close();
+  await admin?.close();
+  admin = null;
+});
+
+async function setUp(options: Parameters<typeof startAdmin>[0] = {}, env: Record<string, string> = {}, syncOptions = {}) {
+  admin = await startAdmin(options);
+  const companion = await syncedCompanion(admin, env, syncOptions);
+  companions.push(companion);
+  return { admin, companion };
+}
+
+const grace = { github_handle: 'grace-hopper', cohort_id: 'spring-2026', path: 'day1-day2' } as const;
+
+function handles(roster: Roster): string[] {
+  return roster.learners.map((l) => l.github_handle);
+}
+
+/** The roster of record's commits on main, newest first. */
+function commits(a: SimulatedAdmin) {
+  return a.sim.state.history(ADMIN_REPO);
+}
+
+describe('roster sync: registrations reach the roster of record', () => {
+  test('a registration is committed on top of the roster of record, field for field the contract\'s new learner, and the outbox empties', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    assert.equal((await companion.store.pending()).length, 1, 'recorded in the outbox before the sync');
+    await companion.sync.syncNow();
+    const record = admin.record();
+    assert.deepEqual(handles(record), ['ada-lovelace', 'grace-hopper']);
+    const added = record.learners.find((l) => l.github_handle === 'grace-hopper')!;
+    assert.deepEqual(Object.keys(added), ['github_handle', 'cohort_id', 'path', 'learning_room_repo', 'provision_state', 'status', 'registered_at', 'last_signal_at', 'enrollment_repo', 'enrollment_issue_number', 'notes']);
+    assert.equal(added.provision_state, 'pending');
+    // The file is canonical: what the provisioning tool's serializer writes, byte for byte.
+    assert.equal(admin.recordText(), serializeRoster(record, new Date(record.generated_at!)));
+    assert.deepEqual(await companion.store.pending(), []);
+    assert.equal(companion.sync.state.pending, 0);
+    assert.equal(companion.sync.state.problem, null);
+    // The message carries a count, never a name.
+    const message = commits(admin)[0]!.message;
+    assert.match(message, /1 registration/);
+    assert.doesNotMatch(message, /grace/i);
+  });
+
+  test('the local working copy follows the roster of record after a pull, keeping registrations still waiting', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    // A facilitator's edit and a provisioning result land in the roster of record.
+    const edited: Roster = { ...EXAMPLE_ROSTER, learners: [{ ...EXAMPLE_ROSTER.learners[0]!, notes: 'edited on GitHub', status: 'day1-complete' }] };
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText(edited), { message: 'facilitator edit' });
+    await companion.sync.syncNow();
+    const local = await companion.local();
+    assert.equal(local.learners[0]!.notes, 'edited on GitHub');
+    assert.equal(local.learners[0]!.status, 'day1-complete');
+  });
+
+  test('a re-registration that changes only path sends only the path', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register({ github_handle: 'Ada-Lovelace', cohort_id: 'spring-2026', path: 'day2-only' });
+    await companion.sync.syncNow();
+    const [ada] = admin.record().learners;
+    assert.deepEqual(ada, { ...EXAMPLE_ROSTER.learners[0]!, path: 'day2-only' });
+  });
+
+  test('only the companion\'s own changes are sent: fields written by others meanwhile are kept', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    // Provisioning marks Ada failed after the companion last read the roster.
+    const changed: Roster = { ...EXAMPLE_ROSTER, learners: [{ ...EXAMPLE_ROSTER.learners[0]!, provision_state: 'failed' }] };
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText(changed), { message: 'provisioning' });
+    await companion.sync.syncNow();
+    const record = admin.record();
+    assert.equal(record.learners[0]!.provision_state, 'failed');
+    assert.deepEqual(handles(record), ['ada-lovelace', 'grace-hopper']);
+  });
+
+  test('a learner deleted from the roster of record is not re-added, unless that person registers again', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText(), { message: 'facilitator removes grace' });
+    await companion.store.register({ github_handle: 'hedy', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'hedy']);
+    assert.deepEqual(handles(await companion.local()), ['ada-lovelace', 'hedy']);
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'grace-hopper', 'hedy']);
+  });
+
+  test('a burst of registrations goes out as one commit', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    const before = commits(admin).length;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => companion.store.register({ github_handle: `learner-${i}`, cohort_id: 'spring-2026', path: 'day1-day2' })));
+    await companion.sync.syncNow();
+    assert.equal(commits(admin).length, before + 1);
+    assert.equal(admin.record().learners.length, 41);
+    assert.match(commits(admin)[0]!.message, /40 registrations/);
+  });
+});
+
+describe('roster sync: compare-and-swap', () => {
+  test('a writer committing between the read and the write makes the companion read again; both changes are kept', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    admin.sim.faults.concurrentWriter({
+      repo: ADMIN_REPO,
+      path: 'roster.json',
+      when: 'after-get',
+      count: 2,
+      transform: (text) => text.replace('"provision_state": "provisioned"', '"provision_state": "healed"'),
+    });
+    await companion.sync.syncNow();
+    const record = admin.record();
+    assert.deepEqual(handles(record), ['ada-lovelace', 'grace-hopper']);
+    assert.equal(record.learners[0]!.provision_state, 'healed');
+    const puts = admin.sim.requests.list({ method: 'PUT' });
+    assert.ok(puts.some((r) => r.status === 409), 'the first write should have met a moved roster');
+    assert.equal(puts.filter((r) => r.status === 200).length, 1);
+    assert.ok(companion.log.lines.some((l) => /moved since it was read/.test(l.msg)), 'each conflict retry is logged');
+  });
+
+  test('a roster of record that keeps moving is given up after a bound, then committed at a later round', async () => {
+    const { admin, companion } = await setUp({}, {}, { conflictAttempts: 3 });
+    await companion.store.register(grace);
+    let writes = 0;
+    admin.sim.faults.concurrentWriter({ repo: ADMIN_REPO, path: 'roster.json', when: 'before-put', count: 100, transform: (text) => text.replace(/"notes": "[^"]*"/, `"notes": "edit ${++writes}"`) });
+    await companion.sync.syncNow();
+    admin.sim.faults.clear();
+    assert.equal(companion.log.lines.filter((l) => /moved since it was read/.test(l.msg)).length, 2);
+    assert.ok(!handles(admin.record()).includes('grace-hopper'));
+    assert.match(companion.sync.state.problem!.text, /changed during each of 3 attempts/);
+    assert.equal((await companion.store.pending()).length, 1, 'the registration still waits');
+    await companion.sync.syncNow();
+    assert.ok(handles(admin.record()).includes('grace-hopper'));
+  });
+});
+
+describe('roster sync: what is never written', () => {
+  test('an invalid roster of record is never written; the problem is reported in words and registrations wait', async () => {
+    const { admin, companion } = await setUp({ roster: '{"version": 2, "learners": []}\n' });
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.equal(admin.recordText(), '{"version": 2, "learners": []}\n');
+    assert.equal(admin.sim.requests.count({ method: 'PUT' }), 0);
+    assert.match(companion.sync.state.problem!.text, /roster in the admin repository is not valid.*version must be 1/);
+    assert.equal((await companion.store.pending()).length, 1);
+    assert.deepEqual(companion.sync.readiness().ready, false);
+  });
+
+  test('a roster of record over 1 MB is read through the blobs endpoint and committed', async () => {
+    const many: Roster = {
+      ...EXAMPLE_ROSTER,
+      learners: [...EXAMPLE_ROSTER.learners, ...Array.from({ length: 4000 }, (_, i) => ({ ...EXAMPLE_ROSTER.learners[0]!, github_handle: `bulk-${i}`, notes: 'n'.repeat(40) }))],
+    };
+    const { admin, companion } = await setUp({ roster: rosterText(many) });
+    assert.ok(rosterText(many).length > 1024 * 1024);
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.ok(admin.sim.requests.count({ method: 'GET', path: '/repos/*/*/git/blobs/*' }) >= 1);
+    const record = admin.record();
+    assert.equal(record.learners.length, 4002);
+    assert.equal(new Set(record.learners.map(keyOfLearner)).size, 4002);
+  });
+});
+
+describe('roster sync: polite to the API', () => {
+  test('an idle companion\'s periodic reads are conditional and answered 304, costing no rate limit', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    const mark = admin.sim.requests.mark();
+    for (let i = 0; i < 5; i++) await companion.sync.syncNow();
+    const reads = admin.sim.requests.list({ afterSeq: mark });
+    assert.equal(reads.length, 5);
+    assert.ok(reads.every((r) => r.status === 304 && !r.counted), JSON.stringify(reads.map((r) => [r.status, r.counted])));
+  });
+
+  test('server errors are retried with backoff and the registration gets through', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    admin.sim.faults.serverError({ method: 'PUT', status: 502, count: 2 });
+    await companion.sync.syncNow();
+    assert.ok(handles(admin.record()).includes('grace-hopper'));
+    assert.equal(admin.sim.requests.count({ method: 'PUT', status: 502 }), 2);
+  });
+
+  test('a used-up rate limit is honoured: no request until GitHub\'s reset time, and the problem says when', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    admin.sim.faults.exhaustRateLimit({ token: admin.token, resetInSeconds: 3600 });
+    await companion.sync.syncNow();
+    assert.match(companion.sync.state.problem!.text, /rate limit was reached.*waits until/);
+    const mark = admin.sim.requests.mark();
+    for (let i = 0; i < 5; i++) await companion.sync.syncNow();
+    assert.equal(admin.sim.requests.count({ afterSeq: mark }), 0, 'the companion kept calling a rate-limited API');
+    assert.equal((await companion.store.pending()).length, 1);
+  });
+
+  test('a network failure is reported in words and the registration waits', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    admin.sim.faults.networkFailure({ count: 20 });
+    await companion.sync.syncNow();
+    assert.match(companion.sync.state.problem!.text, /could not be reached|server error/);
+    assert.equal((await companion.store.pending()).length, 1);
+    admin.sim.faults.clear();
+    await companion.sync.syncNow();
+    assert.ok(handles(admin.record()).includes('grace-hopper'));
+  });
+
+  test('a revoked token is reported as such, and the token never appears in a log line or problem', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    admin.sim.faults.revokeToken(admin.token);
+    await companion.sync.syncNow();
+    assert.match(companion.sync.state.problem!.text, /did not accept the token/);
+    assert.ok(!companion.log.text().includes(admin.token));
+    assert.ok(!JSON.stringify(companion.sync.state).includes(admin.token));
+  });
+});
+
+describe('roster sync: a good neighbour to the provisioning job', () => {
+  test('no commit while a provisioning run is in progress; the commit follows once it ends, and the workflow is started', async () => {
+    const { admin, companion } = await setUp({}, WITH_PROVISIONING);
+    const run = admin.sim.state.addRun(`${WORKSHOP.owner}/${WORKSHOP.name}`, { workflow: WORKFLOW, status: 'in_progress' });
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.equal(admin.sim.requests.count({ method: 'PUT' }), 0);
+    assert.ok(companion.sync.state.waitingForProvisioningSince);
+    admin.sim.state.completeRun(run.id);
+    await companion.sync.syncNow();
+    assert.ok(handles(admin.record()).includes('grace-hopper'));
+    // The workflow is started once the commit is made.
+    for (let i = 0; i < 50 && admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches' }) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches', status: 204 }), 1);
+  });
+
+  test('the wait for a provisioning run is bounded: after it, the commit goes ahead and the log says so', async () => {
+    const { admin, companion } = await setUp({}, WITH_PROVISIONING, { provisioningWaitMs: 0 });
+    admin.sim.state.addRun(`${WORKSHOP.owner}/${WORKSHOP.name}`, { workflow: WORKFLOW, status: 'in_progress' });
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.ok(handles(admin.record()).includes('grace-hopper'));
+    assert.ok(companion.log.lines.some((l) => /committing anyway/.test(l.msg)));
+  });
+
+  test('the workflow is started at most once per window, however many commits bring new learners', async () => {
+    const { admin, companion } = await setUp({}, WITH_PROVISIONING, { dispatchWindowMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      await companion.store.register({ github_handle: `learner-${i}`, cohort_id: 'spring-2026', path: 'day1-day2' });
+      await companion.sync.syncNow();
+      // The run each start makes is over before the next commit.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(admin.record().learners.length, 4, 'each round committed');
+    assert.equal(admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches' }), 1);
+  });
+});

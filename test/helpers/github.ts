@@ -1,0 +1,128 @@
+/**
+ * GitHub mode in tests: the project's GitHub simulator on loopback, seeded
+ * with an admin repository holding a roster, and the companion's real client,
+ * store and sync pointed at it over real HTTP.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createGitHubSimulator, type GitHubSimulator, type Permissions } from '../../dev/github-simulator/index.js';
+import { loadConfig, type Config, type GitHubConfig } from '../../src/config.js';
+import { createGitHubApi, createOctokit, type GitHubApi } from '../../src/github/client.js';
+import { RosterSync, type SyncOptions } from '../../src/github/sync.js';
+import { parseRoster, serializeRoster, type Roster } from '../../src/roster/contract.js';
+import { RosterStore } from '../../src/roster/store.js';
+import { tempDir } from './app.js';
+
+export const ADMIN = { owner: 'Community-Access', name: 'glow-admin' } as const;
+export const ADMIN_REPO = `${ADMIN.owner}/${ADMIN.name}`;
+export const WORKSHOP = { owner: 'Community-Access', name: 'git-going-with-github' } as const;
+export const WORKFLOW = 'provision-learning-rooms.yml';
+
+export const EXAMPLE_ROSTER: Roster = {
+  version: 1,
+  generated_at: '2026-01-15T09:00:00.000Z',
+  cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z' }],
+  learners: [
+    {
+      github_handle: 'ada-lovelace',
+      cohort_id: 'spring-2026',
+      path: 'day1-day2',
+      learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
+      provision_state: 'provisioned',
+      status: 'active-day1',
+      registered_at: '2026-01-14T18:22:00.000Z',
+      last_signal_at: '2026-03-02T16:05:00.000Z',
+      enrollment_repo: null,
+      enrollment_issue_number: null,
+      notes: 'private facilitator note',
+    },
+  ],
+};
+
+export function rosterText(roster: Roster = EXAMPLE_ROSTER): string {
+  return serializeRoster(roster, new Date('2026-01-15T09:00:00.000Z'));
+}
+
+/** A silent logger that keeps every line, to look for tokens and outcomes. */
+export function recordingLog() {
+  const lines: Array<{ level: string; msg: string; obj: object }> = [];
+  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, msg, obj });
+  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') }, text: () => lines.map((l) => `${l.level} ${l.msg} ${JSON.stringify(l.obj)}`).join('\n') };
+}
+
+export interface SimulatedAdmin {
+  sim: GitHubSimulator;
+  url: string;
+  token: string;
+  /** The roster of record, as the simulator holds it now. */
+  record(): Roster;
+  recordText(): string;
+  close(): Promise<void>;
+}
+
+/** Starts the simulator with the admin repository (and the workshop repository with its workflow). */
+export async function startAdmin(options: { roster?: string; permissions?: Permissions; latencyMs?: number } = {}): Promise<SimulatedAdmin> {
+  const sim = createGitHubSimulator({ latencyMs: options.latencyMs ?? 0 });
+  const url = await sim.start();
+  sim.seedAdminRepo({ ...ADMIN, rosterText: options.roster ?? rosterText() });
+  sim.state.createRepo({ owner: WORKSHOP.owner, name: WORKSHOP.name, private: false });
+  sim.state.commitFile(`${WORKSHOP.owner}/${WORKSHOP.name}`, `.github/workflows/${WORKFLOW}`, 'on:\n  workflow_dispatch:\n', { branch: 'main', message: 'workflow' });
+  sim.state.addWorkflow(`${WORKSHOP.owner}/${WORKSHOP.name}`, { file: WORKFLOW, inputs: { dry_run: { required: false, type: 'boolean' } }, lifecycle: { queuedMs: 5, runMs: 5 } });
+  const token = sim.addToken({ login: 'glow-companion-bot', permissions: options.permissions ?? { contents: 'write', actions: 'write', metadata: 'read' } });
+  const recordText = () => sim.state.readFile(ADMIN_REPO, 'roster.json')!.content.toString('utf8');
+  return { sim, url, token, recordText, record: () => parseRoster(recordText()), close: () => sim.stop() };
+}
+
+/** Settings that make the companion wait for, and start, the workshop repository's provisioning workflow. */
+export const WITH_PROVISIONING = { COMPANION_PROVISIONING_REPO: `${WORKSHOP.owner}/${WORKSHOP.name}` } as const;
+
+/** The environment of a companion in GitHub mode against the simulator. */
+export function githubEnv(admin: SimulatedAdmin, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    COMPANION_GITHUB_REPO: ADMIN_REPO,
+    COMPANION_GITHUB_TOKEN: admin.token,
+    COMPANION_GITHUB_API_URL: admin.url,
+    ...extra,
+  };
+}
+
+export interface SyncedCompanion {
+  config: Config;
+  github: GitHubConfig;
+  store: RosterStore;
+  api: GitHubApi;
+  sync: RosterSync;
+  rosterPath: string;
+  log: ReturnType<typeof recordingLog>;
+  local(): Promise<Roster>;
+  close(): Promise<void>;
+}
+
+/** A companion's store and sync (no HTTP), in GitHub mode against the simulator, with its own working copy. */
+export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string, string> = {}, options: SyncOptions = {}): Promise<SyncedCompanion> {
+  const { dir, cleanup } = await tempDir('glow-github-');
+  const rosterPath = path.join(dir, 'roster.json');
+  const config = loadConfig({ COMPANION_ROSTER_PATH: rosterPath, ...githubEnv(admin, env) });
+  const github = config.github!;
+  const log = recordingLog();
+  let sync: RosterSync | null = null;
+  const store = new RosterStore({ path: rosterPath, outbox: true, log: log.log, onRecorded: () => sync?.nudge() });
+  const api = createGitHubApi(createOctokit(github, log.log, { retryBaseMs: 20 }));
+  sync = new RosterSync(github, api, store, log.log, { gatherMs: 20, conflictBackoffMs: 10, provisioningPollMs: 50, dispatchWindowMs: 200, ...options });
+  const s = sync;
+  return {
+    config,
+    github,
+    store,
+    api,
+    sync: s,
+    rosterPath,
+    log,
+    local: async () => parseRoster(await readFile(rosterPath, 'utf8')),
+    close: async () => {
+      await s.stop();
+      await store.close();
+      await cleanup();
+    },
+  };
+}
