@@ -27,6 +27,11 @@ import { registerRoutes } from './routes/register.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
+import type { AppContext } from './routes/context.js';
+import './http/fastify-types.js';
+
+/** Every route module, each given the same context. */
+const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, healthRoutes];
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
@@ -84,13 +89,6 @@ export interface AppDeps {
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    rosterStore: RosterStore;
-    facilitatorSessions: FacilitatorSessions;
-  }
-}
-
 function register405s(app: FastifyInstance): void {
   for (const [url, allowed] of Object.entries(ALLOWED_METHODS)) {
     const methods = ROUTABLE_METHODS.filter((m) => !allowed.includes(m));
@@ -127,9 +125,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       ...deps.storeOptions,
     });
   const sessions = new FacilitatorSessions(config, deps.now);
-  app.decorate('config', config);
-  app.decorate('rosterStore', store);
-  app.decorate('facilitatorSessions', sessions);
+  const context: AppContext = { config, store, sessions };
 
   await registerSecurityHeaders(app, config);
   registerCrossSiteGuard(app);
@@ -142,15 +138,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await registerViews(app);
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, list: false, dotfiles: 'deny', maxAge: 3_600_000 });
 
-  registerRoutes(app, store);
-  authRoutes(app, sessions);
-  dashboardRoutes(app, store);
-  healthRoutes(app);
+  for (const routes of ROUTE_MODULES) routes(app, context);
   app.all(BAD_URL_PATH, async () => {
     throw new HttpError(400, 'bad-url');
   });
   register405s(app);
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, config);
 
   app.addHook('onClose', async () => {
     await store.close();

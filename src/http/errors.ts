@@ -4,6 +4,7 @@
  * the log.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
 import { RosterUnavailableError } from '../roster/store.js';
 import { shellFor } from './shell.js';
 import { render, type ErrorModel } from './views.js';
@@ -94,10 +95,10 @@ function textFor(statusCode: number, reason: string, retryAfter: string | undefi
 }
 
 /** Renders the error page; headers (such as Retry-After or Allow) are set by the caller. */
-export function renderError(request: FastifyRequest, reply: FastifyReply, statusCode: number, reason = ''): FastifyReply {
+export function renderError(config: Config, request: FastifyRequest, reply: FastifyReply, statusCode: number, reason = ''): FastifyReply {
   const retryAfter = reply.getHeader('retry-after');
   const text = textFor(statusCode, reason, retryAfter === undefined ? undefined : String(retryAfter));
-  return render(reply, statusCode, shellFor(request, reply, text.title, null), {
+  return render(reply, statusCode, shellFor(config, request, reply, text.title, null), {
     template: 'error',
     model: { statusCode, heading: text.title, paragraphs: text.paragraphs, action: text.action },
   });
@@ -114,7 +115,7 @@ function classify(error: FastifyError | HttpError | RosterUnavailableError): { s
   return { statusCode: statusCode === 503 ? 503 : 500, reason: '' };
 }
 
-export function registerErrorHandlers(app: FastifyInstance): void {
+export function registerErrorHandlers(app: FastifyInstance, config: Config): void {
   app.setErrorHandler((error: FastifyError | HttpError | RosterUnavailableError, request, reply) => {
     const { statusCode, reason } = classify(error);
     if (statusCode >= 500) {
@@ -123,8 +124,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       request.log.warn({ route: request.routeOptions.url }, 'CSRF token missing or invalid: request refused');
     }
     if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-    return renderError(request, reply, statusCode, reason);
+    return renderError(config, request, reply, statusCode, reason);
   });
 
-  app.setNotFoundHandler((request, reply) => renderError(request, reply, 404));
+  app.setNotFoundHandler((request, reply) => renderError(config, request, reply, 404));
 }

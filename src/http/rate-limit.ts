@@ -8,13 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { Config } from '../config.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** How many addresses the rate limiter currently remembers. */
-    rateLimitEntries: () => number;
-  }
-}
-
 interface StoreParams {
   continueExceeding: boolean;
   exponentialBackoff: boolean;

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifySecureSession from '@fastify/secure-session';
 import type { Config } from '../config.js';
 
-interface FacilitatorRecord {
+export interface FacilitatorRecord {
   /** Session id, to refuse a signed-out cookie. */
   sid: string;
   /** Signed in at (ms). */
@@ -21,13 +21,6 @@ interface FacilitatorRecord {
   seen: number;
   /** Which facilitator token the session was opened with. */
   token: string;
-}
-
-declare module '@fastify/secure-session' {
-  interface SessionData {
-    _csrf: string;
-    facilitator: FacilitatorRecord;
-  }
 }
 
 export type FacilitatorState = 'signed-in' | 'anonymous' | 'expired';
@@ -137,12 +130,6 @@ export async function registerSession(app: FastifyInstance, config: Config): Pro
 
 export function isFacilitator(request: FastifyRequest): boolean {
   return request.facilitator === 'signed-in';
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    facilitator: FacilitatorState;
-  }
 }
 
 /** Resolves the facilitator state once per request, before any route runs. */

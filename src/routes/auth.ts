@@ -1,11 +1,11 @@
 /** Facilitator sign-in and sign-out. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { FacilitatorSessions } from '../http/session.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { safeLocalPath } from '../http/redirects.js';
 import { shellFor } from '../http/shell.js';
 import { render, textField, type FieldError } from '../http/views.js';
 import { asForm, field } from './forms.js';
+import type { AppContext } from './context.js';
 
 export const WRONG_TOKEN = 'That facilitator access token was not recognized.';
 const TOKEN_HINT = 'Your workshop lead gives facilitators this token. You can paste it.';
@@ -22,9 +22,9 @@ interface LoginView {
   errors: FieldError[];
 }
 
-function renderLogin(request: FastifyRequest, reply: FastifyReply, sessions: FacilitatorSessions, view: LoginView) {
+function renderLogin({ config, sessions }: AppContext, request: FastifyRequest, reply: FastifyReply, view: LoginView) {
   const error = view.errors[0]?.message ?? null;
-  return render(reply, view.status, shellFor(request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
+  return render(reply, view.status, shellFor(config, request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
     template: 'login',
     model: {
       errors: view.errors,
@@ -38,30 +38,31 @@ function renderLogin(request: FastifyRequest, reply: FastifyReply, sessions: Fac
   });
 }
 
-export function authRoutes(app: FastifyInstance, sessions: FacilitatorSessions): void {
+export function authRoutes(app: FastifyInstance, context: AppContext): void {
+  const { config, sessions } = context;
   app.get('/login', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const next = safeLocalPath(query.next);
     if (request.facilitator === 'signed-in') return reply.redirect(next ?? '/dashboard', 303);
     const noticeKey = Object.keys(NOTICES).find((key) => query[key] === '1');
     const notice = request.facilitator === 'expired' ? NOTICES.expired! : noticeKey !== undefined ? NOTICES[noticeKey]! : null;
-    return renderLogin(request, reply, sessions, { status: 200, next, notice, errors: [] });
+    return renderLogin(context, request, reply, { status: 200, next, notice, errors: [] });
   });
 
-  app.post('/login', { config: rateLimited(app.config), preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/login', { config: rateLimited(config), preHandler: app.csrfProtection }, async (request, reply) => {
     const form = asForm(request.body);
     const next = safeLocalPath(form.next);
     if (!sessions.configured) {
       request.log.warn('facilitator sign-in refused: no facilitator token is configured');
-      return renderLogin(request, reply, sessions, { status: 403, next, notice: null, errors: [] });
+      return renderLogin(context, request, reply, { status: 403, next, notice: null, errors: [] });
     }
     const token = field(form, 'token');
     if (token === null || token === '') {
-      return renderLogin(request, reply, sessions, { status: 400, next, notice: null, errors: [{ field: 'token', message: 'Enter the facilitator access token' }] });
+      return renderLogin(context, request, reply, { status: 400, next, notice: null, errors: [{ field: 'token', message: 'Enter the facilitator access token' }] });
     }
     if (!sessions.tokenMatches(token)) {
       request.log.warn({ ip: request.ip }, 'facilitator sign-in failed');
-      return renderLogin(request, reply, sessions, { status: 401, next, notice: null, errors: [{ field: 'token', message: WRONG_TOKEN }] });
+      return renderLogin(context, request, reply, { status: 401, next, notice: null, errors: [{ field: 'token', message: WRONG_TOKEN }] });
     }
     sessions.signIn(request);
     request.log.info({ ip: request.ip }, 'facilitator signed in');

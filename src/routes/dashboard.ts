@@ -14,10 +14,10 @@ import {
   type Learner,
   type Roster,
 } from '../roster/contract.js';
-import type { RosterStore } from '../roster/store.js';
 import { shellFor } from '../http/shell.js';
 import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
 import { timeModel } from './time.js';
+import type { AppContext } from './context.js';
 
 const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
 const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
@@ -108,11 +108,11 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
   };
 }
 
-export function dashboardRoutes(app: FastifyInstance, store: RosterStore): void {
+export function dashboardRoutes(app: FastifyInstance, { config, store }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
     const raw = (request.query as Record<string, unknown>).cohort;
     const model = dashboardModel(await store.read(), typeof raw === 'string' && raw !== '' ? raw : null);
-    return render(reply, 200, shellFor(request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
+    return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
   });
 
   app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {

@@ -14,13 +14,14 @@ import {
   type Registration,
   type Roster,
 } from '../roster/contract.js';
-import type { RosterStore } from '../roster/store.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { isFacilitator } from '../http/session.js';
 import { anonymousShell, shellFor } from '../http/shell.js';
 import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel } from '../http/views.js';
 import { timeModel } from './time.js';
 import { asForm, field, shown, type FormBody } from './forms.js';
+import type { AppContext } from './context.js';
+import type { Config } from '../config.js';
 
 const PATH_OPTIONS: Array<{ value: LearnerPath; label: string; hint: string }> = [
   { value: 'day1-day2', label: 'Both days', hint: 'Day 1 covers the GitHub basics; day 2 builds on them. Choose this if you are new to GitHub.' },
@@ -120,9 +121,9 @@ function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, e
 
 const FORM_TITLE = 'Register for the GLOW workshop';
 
-function renderForm(request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]) {
+function renderForm(config: Config, request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]) {
   const model = formModel(reply.generateCsrf(), cohorts, submitted, errors);
-  return render(reply, status, shellFor(request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
+  return render(reply, status, shellFor(config, request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
 }
 
 const BLANK_FORM: Submitted = { handle: '', cohort: '', path: 'day1-day2' };
@@ -136,13 +137,13 @@ const TOKEN_SLOT = `csrf-slot-${randomBytes(12).toString('hex')}`;
  * page with their own CSRF token put in its one slot. (Signed-in facilitators,
  * whose pages carry a sign-out form, get a normal render.)
  */
-function blankFormCache(app: FastifyInstance) {
+function blankFormCache(app: FastifyInstance, config: Config) {
   const pages = new WeakMap<Roster, Promise<[string, string]>>();
   return (roster: Roster): Promise<[string, string]> => {
     let page = pages.get(roster);
     if (page === undefined) {
       const model = formModel(TOKEN_SLOT, listedCohorts(roster), BLANK_FORM, []);
-      page = renderToString(app, anonymousShell(app.config, FORM_TITLE, 'register'), { template: 'register', model }).then((html) => {
+      page = renderToString(app, anonymousShell(config, FORM_TITLE, 'register'), { template: 'register', model }).then((html) => {
         const parts = html.split(TOKEN_SLOT);
         if (parts.length !== 2) throw new Error('the registration page must hold exactly one CSRF token');
         return [parts[0]!, parts[1]!];
@@ -158,30 +159,30 @@ function submittedFrom(form: FormBody): Submitted {
   return { handle: field(form, 'github_handle'), cohort: field(form, 'cohort_id'), path: field(form, 'path') };
 }
 
-export function registerRoutes(app: FastifyInstance, store: RosterStore): void {
+export function registerRoutes(app: FastifyInstance, { config, store }: AppContext): void {
   app.get('/', async (_request, reply) => reply.redirect('/register', 302));
 
-  const blankForm = blankFormCache(app);
+  const blankForm = blankFormCache(app, config);
   app.get('/register', async (request, reply) => {
     const roster = await store.read();
-    if (isFacilitator(request)) return renderForm(request, reply, 200, listedCohorts(roster), BLANK_FORM, []);
+    if (isFacilitator(request)) return renderForm(config, request, reply, 200, listedCohorts(roster), BLANK_FORM, []);
     const [before, after] = await blankForm(roster);
     // The token is base64url, so it needs no escaping inside the attribute.
     return reply.code(200).type('text/html; charset=utf-8').send(`${before}${reply.generateCsrf()}${after}`);
   });
 
-  app.post('/register', { config: rateLimited(app.config), preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/register', { config: rateLimited(config), preHandler: app.csrfProtection }, async (request, reply) => {
     const submitted = submittedFrom(asForm(request.body));
     const cohorts = listedCohorts(await store.read());
     const validation = validateRegistration(submitted, cohorts);
-    if (!validation.ok) return renderForm(request, reply, 400, cohorts, submitted, validation.errors);
+    if (!validation.ok) return renderForm(config, request, reply, 400, cohorts, submitted, validation.errors);
 
     const { registration } = validation;
     const result = await store.register(registration);
     if (result.outcome === 'unknown-cohort') {
       // The cohort list changed between reading the form and writing the roster.
       const fresh = listedCohorts(await store.read());
-      return renderForm(request, reply, 400, fresh, submitted, [{ field: 'cohort_id', message: 'Select one of the cohorts listed' }]);
+      return renderForm(config, request, reply, 400, fresh, submitted, [{ field: 'cohort_id', message: 'Select one of the cohorts listed' }]);
     }
     request.log.info(
       { github_handle: registration.github_handle, cohort_id: registration.cohort_id, new: result.outcome === 'created', outcome: result.outcome },
@@ -193,6 +194,6 @@ export function registerRoutes(app: FastifyInstance, store: RosterStore): void {
   app.get('/register/success', async (request, reply) => {
     const raw = (request.query as Record<string, unknown>).handle;
     const handle = typeof raw === 'string' && isValidUsername(raw) ? raw : null;
-    return render(reply, 200, shellFor(request, reply, 'Registration received', 'register'), { template: 'success', model: { handle } });
+    return render(reply, 200, shellFor(config, request, reply, 'Registration received', 'register'), { template: 'success', model: { handle } });
   });
 }

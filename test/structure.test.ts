@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, test } from 'node:test';
+import { startApp, type TestApp } from './helpers/app.js';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+async function sources(dir = SRC): Promise<Array<{ file: string; text: string }>> {
+  const names = await readdir(dir, { recursive: true, encoding: 'utf8' });
+  return Promise.all(
+    names.filter((name) => name.endsWith('.ts')).map(async (name) => ({ file: name.split(path.sep).join('/'), text: await readFile(path.join(dir, name), 'utf8') })),
+  );
+}
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+describe('one place per concern', () => {
+  test('every augmentation of a library\'s types lives in one file', async () => {
+    const files = (await sources()).filter(({ text }) => /^declare module ['"]/m.test(text)).map(({ file }) => file);
+    assert.deepEqual(files, ['http/fastify-types.ts']);
+  });
+
+  test('routes reach configuration, the roster and sessions only through their context, not through the Fastify instance', async () => {
+    t = await startApp();
+    for (const name of ['config', 'rosterStore', 'facilitatorSessions']) assert.equal(t.app.hasDecorator(name), false, name);
+    for (const { file, text } of await sources(path.join(SRC, 'routes'))) {
+      assert.doesNotMatch(text, /\b(?:server|app)\.(?:config|rosterStore|facilitatorSessions)\b/, file);
+    }
+  });
+});
