@@ -8,7 +8,7 @@
  *   4. body parsing (url-encoded forms only, size-limited)
  *   5. CSRF tokens (checked per POST route, after the body is parsed)
  *   6. rate limits (per POST route)
- *   7. views, static files, routes (with 405 for known paths)
+ *   7. views, static files, routes (then 405 for the other methods of each route's path)
  *   8. not-found and error handlers (one accessible error page)
  */
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { FacilitatorSessions, decorateFacilitator, registerSession } from './htt
 import { registerRateLimit } from './http/rate-limit.js';
 import { registerViews } from './http/views.js';
 import { HttpError, registerErrorHandlers } from './http/errors.js';
+import { trackMethods } from './http/methods.js';
 import { registerRoutes } from './routes/register.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -50,18 +51,6 @@ export const TIMEOUTS = {
   connection: 60_000,
 } as const;
 
-/** Which methods each known path answers; any other method gets 405. */
-const ALLOWED_METHODS: Record<string, string[]> = {
-  '/': ['GET'],
-  '/register': ['GET', 'POST'],
-  '/register/success': ['GET'],
-  '/login': ['GET', 'POST'],
-  '/logout': ['POST'],
-  '/dashboard': ['GET'],
-  '/roster.json': ['GET'],
-  '/healthz': ['GET'],
-};
-const ROUTABLE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
  * Where a request whose path is not valid percent-encoding is routed, so it
@@ -87,20 +76,6 @@ export interface AppDeps {
   /** The clock for facilitator sessions (ms), for tests of idle and absolute timeouts. */
   now?: () => number;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
-}
-
-function register405s(app: FastifyInstance): void {
-  for (const [url, allowed] of Object.entries(ALLOWED_METHODS)) {
-    const methods = ROUTABLE_METHODS.filter((m) => !allowed.includes(m));
-    const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : [])].join(', ');
-    app.route({
-      method: methods,
-      url,
-      handler: async () => {
-        throw new HttpError(405, 'method', { allow });
-      },
-    });
-  }
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -138,11 +113,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await registerViews(app);
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, list: false, dotfiles: 'deny', maxAge: 3_600_000 });
 
+  const methods = trackMethods(app);
   for (const routes of ROUTE_MODULES) routes(app, context);
   app.all(BAD_URL_PATH, async () => {
     throw new HttpError(400, 'bad-url');
   });
-  register405s(app);
+  methods.answerOtherMethods();
   registerErrorHandlers(app, config);
 
   app.addHook('onClose', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
+import Fastify, { type LightMyRequestResponse } from 'fastify';
+import type { HttpError } from '../src/http/errors.js';
+import { trackMethods } from '../src/http/methods.js';
 import { RosterStore } from '../src/roster/store.js';
 import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 
@@ -266,15 +268,43 @@ describe('routes and errors', () => {
     }
   });
 
-  for (const [method, url] of [['PUT', '/register'], ['DELETE', '/dashboard'], ['POST', '/healthz'], ['GET', '/logout'], ['PATCH', '/login']] as const) {
+  for (const [method, url, allow] of [
+    ['PUT', '/register', 'GET, HEAD, POST'],
+    ['DELETE', '/dashboard', 'GET, HEAD'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['GET', '/logout', 'POST'],
+    ['PATCH', '/login', 'GET, HEAD, POST'],
+    ['POST', '/register/success', 'GET, HEAD'],
+  ] as const) {
     test(`${method} ${url} is 405 with an Allow header`, async () => {
       t = await startApp();
       const response = await t.app.inject({ method, url });
       assert.equal(response.statusCode, 405);
-      assert.ok(response.headers.allow);
+      assert.equal(response.headers.allow, allow);
       assert.match(response.body, /<main id="main-content"/);
     });
   }
+
+  test('a newly added route gets its 405 with the right Allow, from the routes registered and no list kept by hand', async () => {
+    const app = Fastify();
+    try {
+      const methods = trackMethods(app);
+      app.get('/new-page', async () => 'page');
+      app.post('/new-page', async () => 'posted');
+      app.delete('/new-thing', async () => 'gone');
+      methods.answerOtherMethods();
+      app.setErrorHandler((error: HttpError, _request, reply) => reply.code(error.statusCode).headers(error.headers).send(error.reason));
+      const put = await app.inject({ method: 'PUT', url: '/new-page' });
+      assert.equal(put.statusCode, 405);
+      assert.equal(put.headers.allow, 'GET, HEAD, POST');
+      const get = await app.inject({ method: 'GET', url: '/new-thing' });
+      assert.equal(get.statusCode, 405);
+      assert.equal(get.headers.allow, 'DELETE');
+      assert.equal((await app.inject({ method: 'POST', url: '/new-page' })).body, 'posted');
+    } finally {
+      await app.close();
+    }
+  });
 
   test('a JSON body is refused (415) and a body over the limit is refused (413), writing nothing', async () => {
     t = await startApp();
