@@ -33,4 +33,27 @@ describe('one place per concern', () => {
       assert.doesNotMatch(text, /\b(?:server|app)\.(?:config|rosterStore|facilitatorSessions)\b/, file);
     }
   });
+
+  test('request fields, from a form body or a query string, are read through one helper', async () => {
+    for (const { file, text } of await sources()) {
+      if (file === 'http/fields.ts') continue;
+      assert.doesNotMatch(text, /request\.(?:query|body)\b/, file);
+    }
+  });
+
+  test('the sign-in address and its parameters are written only beside the sign-in routes', async () => {
+    for (const { file, text } of await sources()) {
+      if (file === 'routes/auth.ts') continue;
+      assert.doesNotMatch(text, /['"`]\/login\?|signed_out|expired=1|requireFacilitator\(request/, file);
+    }
+  });
+
+  test('the cohort label rule exists once, in the contract', async () => {
+    const { cohortLabel } = await import('../src/roster/contract.js');
+    assert.equal(cohortLabel({ cohort_id: 'spring-2026', label: '  Spring 2026  ' }), 'Spring 2026');
+    assert.equal(cohortLabel({ cohort_id: 'spring-2026', label: '   ' }), 'spring-2026');
+    assert.equal(cohortLabel({ cohort_id: 'spring-2026' }), 'spring-2026');
+    const uses = (await sources()).filter(({ text }) => /\.label\?*\.trim\(\)/.test(text)).map(({ file }) => file);
+    assert.deepEqual(uses, ['roster/contract.ts']);
+  });
 });

@@ -13,16 +13,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyCsrf from '@fastify/csrf-protection';
 import { HttpError } from './errors.js';
+import { field, formFields } from './fields.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function registerCsrf(app: FastifyInstance): Promise<void> {
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/secure-session',
-    getToken: (request: FastifyRequest) => {
-      const token = (request.body as Record<string, unknown> | undefined)?.csrf_token;
-      return typeof token === 'string' ? token : '';
-    },
+    getToken: (request: FastifyRequest) => field(formFields(request), 'csrf_token') ?? '',
   });
 }
 

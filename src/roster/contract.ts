@@ -574,3 +574,8 @@ export function listedCohorts(roster: Roster): Cohort[] {
     return true;
   });
 }
+
+/** How a cohort is named to people: its label when it has one (trimmed), else its id. */
+export function cohortLabel(cohort: Pick<Cohort, 'cohort_id' | 'label'>): string {
+  return cohort.label?.trim() || cohort.cohort_id;
+}

@@ -1,8 +1,9 @@
 /** The facilitator cohort dashboard and the redacted roster.json. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   PROVISION_STATES,
   STATUSES,
+  cohortLabel,
   isLinkableRepo,
   learnerPath,
   learnerProvisionState,
@@ -18,6 +19,8 @@ import { shellFor } from '../http/shell.js';
 import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
 import { timeModel } from './time.js';
 import type { AppContext } from './context.js';
+import { requireFacilitator } from './auth.js';
+import { field, queryFields } from '../http/fields.js';
 
 const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
 const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
@@ -28,14 +31,6 @@ const STATUS_LABELS = {
   'day2-released': 'Day 2 released',
   'needs-info': 'Needs information',
 } as const;
-
-/** preHandler: anonymous visitors go to sign-in, coming back here afterwards. */
-export async function requireFacilitator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (request.facilitator !== 'signed-in') {
-    const expired = request.facilitator === 'expired' ? 'expired=1&' : '';
-    await reply.redirect(`/login?${expired}next=${encodeURIComponent(request.url)}`, 303);
-  }
-}
 
 function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
@@ -75,7 +70,7 @@ function buildRow(learner: Learner): DashboardRow {
 }
 
 export function dashboardModel(roster: Roster, cohortFilter: string | null): DashboardModel {
-  const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c.label?.trim() || c.cohort_id]));
+  const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
   const selected = cohortFilter !== null && labels.has(cohortFilter) ? cohortFilter : null;
   const learners = sortLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
@@ -110,8 +105,8 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
 
 export function dashboardRoutes(app: FastifyInstance, { config, store }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const raw = (request.query as Record<string, unknown>).cohort;
-    const model = dashboardModel(await store.read(), typeof raw === 'string' && raw !== '' ? raw : null);
+    const cohort = field(queryFields(request), 'cohort');
+    const model = dashboardModel(await store.read(), cohort === '' ? null : cohort);
     return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
   });
 

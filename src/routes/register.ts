@@ -8,6 +8,7 @@ import {
   isValidCohortId,
   isValidUsername,
   listedCohorts,
+  cohortLabel,
   normalizeHandle,
   type Cohort,
   type LearnerPath,
@@ -19,7 +20,7 @@ import { isFacilitator } from '../http/session.js';
 import { anonymousShell, shellFor } from '../http/shell.js';
 import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel } from '../http/views.js';
 import { timeModel } from './time.js';
-import { asForm, field, shown, type FormBody } from './forms.js';
+import { field, formFields, queryFields, shown, type Fields } from '../http/fields.js';
 import type { AppContext } from './context.js';
 import type { Config } from '../config.js';
 
@@ -106,7 +107,7 @@ function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, e
               errorFor('cohort_id'),
               cohorts.map((c) => {
                 const opens = timeModel(c.opens_at);
-                return { value: c.cohort_id, label: c.label?.trim() || c.cohort_id, hint: opens ? `Starts ${opens.text}` : null };
+                return { value: c.cohort_id, label: cohortLabel(c), hint: opens ? `Starts ${opens.text}` : null };
               }),
               cohortValue.trim(),
             ),
@@ -155,7 +156,7 @@ function blankFormCache(app: FastifyInstance, config: Config) {
   };
 }
 
-function submittedFrom(form: FormBody): Submitted {
+function submittedFrom(form: Fields): Submitted {
   return { handle: field(form, 'github_handle'), cohort: field(form, 'cohort_id'), path: field(form, 'path') };
 }
 
@@ -172,7 +173,7 @@ export function registerRoutes(app: FastifyInstance, { config, store }: AppConte
   });
 
   app.post('/register', { config: rateLimited(config), preHandler: app.csrfProtection }, async (request, reply) => {
-    const submitted = submittedFrom(asForm(request.body));
+    const submitted = submittedFrom(formFields(request));
     const cohorts = listedCohorts(await store.read());
     const validation = validateRegistration(submitted, cohorts);
     if (!validation.ok) return renderForm(config, request, reply, 400, cohorts, submitted, validation.errors);
@@ -192,8 +193,8 @@ export function registerRoutes(app: FastifyInstance, { config, store }: AppConte
   });
 
   app.get('/register/success', async (request, reply) => {
-    const raw = (request.query as Record<string, unknown>).handle;
-    const handle = typeof raw === 'string' && isValidUsername(raw) ? raw : null;
+    const raw = field(queryFields(request), 'handle');
+    const handle = raw !== null && isValidUsername(raw) ? raw : null;
     return render(reply, 200, shellFor(config, request, reply, 'Registration received', 'register'), { template: 'success', model: { handle } });
   });
 }
