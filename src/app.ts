@@ -116,7 +116,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const methods = trackMethods(app);
   for (const routes of ROUTE_MODULES) routes(app, context);
   app.all(BAD_URL_PATH, async () => {
-    throw new HttpError(400, 'bad-url');
+    throw new HttpError('bad-url');
   });
   methods.answerOtherMethods();
   registerErrorHandlers(app, config);

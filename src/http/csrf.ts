@@ -47,7 +47,7 @@ export function registerCrossSiteGuard(app: FastifyInstance): void {
     const reason = crossSiteReason(request);
     if (reason !== null) {
       request.log.warn({ reason }, 'cross-site request refused');
-      throw new HttpError(403, 'cross-site');
+      throw new HttpError('cross-site');
     }
   });
 }

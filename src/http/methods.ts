@@ -38,7 +38,7 @@ export function trackMethods(app: FastifyInstance): MethodTracker {
           method: others,
           url,
           handler: async () => {
-            throw new HttpError(405, 'method', { allow });
+            throw new HttpError('method', { allow });
           },
         });
       }
