@@ -128,21 +128,61 @@ describe('rate limits', () => {
     assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
   });
 
-  test('the limiter remembers a bounded number of addresses when 100,000 different ones hit it', async () => {
-    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '5' });
+  test('the limiter remembers a bounded number of addresses: the oldest is forgotten once the memory is full', async () => {
+    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '5', COMPANION_RATE_LIMIT_WINDOW: '3600' });
     const { RATE_LIMIT_CACHE } = await import('../src/http/rate-limit.js');
+    // A POST with no body: counted by the limiter, then refused by CSRF (400) before any work.
     const post = (remoteAddress: string) => t.app.inject({ method: 'POST', url: '/register', remoteAddress });
+    let next = 0;
+    const others = async (count: number) => {
+      for (let i = 0; i < count; i++, next++) await post(`10.${(next >> 16) & 255}.${(next >> 8) & 255}.${next & 255}`);
+    };
     // One address uses up its budget first.
     for (let i = 0; i < 5; i++) await post('192.0.2.1');
     assert.equal((await post('192.0.2.1')).statusCode, 429);
-    for (let i = 0; i < 100_000; i += 1) {
-      // A POST with no body: counted by the limiter, then refused by CSRF before any work.
-      await post(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    }
-    const entries = t.app.rateLimitEntries();
-    assert.ok(entries > 0 && entries <= RATE_LIMIT_CACHE, `limiter holds ${entries} entries`);
-    // The oldest address was forgotten to make room, so it starts afresh.
+    // With the memory just full (this address and RATE_LIMIT_CACHE - 1 others), it is still remembered...
+    await others(RATE_LIMIT_CACHE - 1);
+    assert.equal((await post('192.0.2.1')).statusCode, 429);
+    // ...and once as many new addresses again have come, it was forgotten to make room, so it starts afresh.
+    await others(RATE_LIMIT_CACHE);
     assert.equal((await post('192.0.2.1')).statusCode, 400);
+  });
+
+  const reworded: Array<[string, string[]]> = [
+    ['an IPv4 address with a port', ['8.8.8.8:1', '8.8.8.8:2', '8.8.8.8']],
+    ['an IPv6 address in brackets with a port', ['[2001:db8::1]:443', '[2001:db8::2]:80', '2001:db8::3']],
+  ];
+  for (const [what, forwarded] of reworded) {
+    test(`with a trusted proxy, ${what} is counted as the address itself, not as a new client`, async () => {
+      t = await startApp({ COMPANION_RATE_LIMIT_MAX: '2', COMPANION_TRUST_PROXY: '127.0.0.1' });
+      const proxy = new Client(t.app, '127.0.0.1');
+      for (let i = 0; i < 2; i++) assert.equal((await proxy.register({ ...FORM, github_handle: `r-${i}` }, { 'x-forwarded-for': forwarded[i]! })).statusCode, 303);
+      assert.equal((await proxy.register(FORM, { 'x-forwarded-for': forwarded[2]! })).statusCode, 429);
+      assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
+    });
+  }
+
+  test('with a trusted proxy, a forwarded value that is not an IP address (010.1.1.1) counts against the socket\'s address', async () => {
+    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '2', COMPANION_TRUST_PROXY: '127.0.0.1' });
+    const proxy = new Client(t.app, '127.0.0.1');
+    assert.equal((await proxy.register({ ...FORM, github_handle: 's-1' }, { 'x-forwarded-for': '010.1.1.1' })).statusCode, 303);
+    assert.equal((await proxy.register({ ...FORM, github_handle: 's-2' }, { 'x-forwarded-for': 'not-an-address' })).statusCode, 303);
+    assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '010.1.1.2' })).statusCode, 429);
+    assert.equal((await proxy.register(FORM)).statusCode, 429);
+    assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
+  });
+
+  test('rate-limit keys: ports stripped, non-addresses refused, IPv6 grouped by /56, IPv4-mapped IPv6 as IPv4', async () => {
+    const { parseAddress, rateLimitKey } = await import('../src/http/rate-limit.js');
+    assert.equal(parseAddress('8.8.8.8:1'), '8.8.8.8');
+    assert.equal(parseAddress('[2001:db8::1]:443'), '2001:db8::1');
+    assert.equal(parseAddress('[2001:db8::1]'), '2001:db8::1');
+    for (const bad of ['010.1.1.1', '8.8.8.8:', '8.8.8.8:1:2', '1.2.3.4:99999', 'example.com:80', '[8.8.8.8]:1', '', undefined]) assert.equal(parseAddress(bad), null, String(bad));
+    const key = (ip: string, remoteAddress = '127.0.0.1') => rateLimitKey({ ip, socket: { remoteAddress } } as never);
+    assert.equal(key('2001:db8:0:1::5'), key('2001:db8:0:ff::9'));
+    assert.notEqual(key('2001:db8:0:1::5'), key('2001:db8:0:100::5'));
+    assert.equal(key('::ffff:8.8.8.8'), '8.8.8.8');
+    assert.equal(key('010.1.1.1', '192.0.2.77'), '192.0.2.77');
   });
 });
 

@@ -56,4 +56,10 @@ describe('one place per concern', () => {
     const uses = (await sources()).filter(({ text }) => /\.label\?*\.trim\(\)/.test(text)).map(({ file }) => file);
     assert.deepEqual(uses, ['roster/contract.ts']);
   });
+
+  test('libraries are used through their public entry points, never a deep import of their internals', async () => {
+    for (const { file, text } of await sources()) {
+      assert.doesNotMatch(text, /from ['"]@fastify\/[a-z-]+\/|createRequire|require\(['"]@fastify\/[a-z-]+\//, file);
+    }
+  });
 });

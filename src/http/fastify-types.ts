@@ -11,10 +11,6 @@ declare module 'fastify' {
     /** The facilitator sign-in state, resolved once per request as soon as the session is read. */
     facilitator: FacilitatorState;
   }
-  interface FastifyInstance {
-    /** How many addresses the rate limiter currently remembers. */
-    rateLimitEntries: () => number;
-  }
 }
 
 declare module '@fastify/secure-session' {
