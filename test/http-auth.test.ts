@@ -5,6 +5,8 @@ import { afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 import { WRONG_TOKEN } from '../src/routes/auth.js';
+import { buildApp } from '../src/app.js';
+import { SignedOutList } from '../src/http/signed-out.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -133,6 +135,61 @@ describe('sign-out and session lifetime', () => {
     client.restore(signedIn);
     const replay = await client.get('/dashboard');
     assert.equal(replay.statusCode, 303);
+  });
+
+  test('a signed-out cookie replayed after a restart (a new app with the same configuration) is refused', async () => {
+    t = await startApp();
+    const client = new Client(t.app);
+    await client.signIn();
+    const signedIn = client.snapshot();
+    await client.signOut();
+    await t.app.close();
+    const restarted = await buildApp(t.config);
+    try {
+      const replay = new Client(restarted);
+      replay.restore(signedIn);
+      assert.equal((await replay.get('/dashboard')).statusCode, 303);
+      // The same configuration does accept a session that was not signed out.
+      const other = new Client(restarted);
+      await other.signIn();
+      assert.equal((await other.get('/dashboard')).statusCode, 200);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test('two processes sharing the roster: a sign-out on one is refused by the other', async () => {
+    t = await startApp();
+    const second = await buildApp(t.config);
+    try {
+      const client = new Client(t.app);
+      await client.signIn();
+      const signedIn = client.snapshot();
+      const elsewhere = new Client(second);
+      elsewhere.restore(signedIn);
+      assert.equal((await elsewhere.get('/dashboard')).statusCode, 200);
+      await client.signOut();
+      elsewhere.restore(signedIn);
+      assert.equal((await elsewhere.get('/dashboard')).statusCode, 303);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('sign-outs from several processes at once are all kept, and entries go once their session would have ended', async () => {
+    t = await startApp();
+    let now = Date.parse('2026-03-02T09:00:00Z');
+    const file = `${t.rosterPath}.signed-out`;
+    const lists = [new SignedOutList(file, () => now), new SignedOutList(file, () => now)];
+    const sids = Array.from({ length: 40 }, (_, i) => `session-${i}`);
+    await Promise.all(sids.map((sid, i) => lists[i % 2]!.add(sid, now + (i === 0 ? 1_000 : 3_600_000))));
+    const fresh = new SignedOutList(file, () => now);
+    for (const sid of sids) assert.equal(await fresh.has(sid), true, sid);
+    assert.equal(await fresh.has('session-unknown'), false);
+    now += 2_000;
+    assert.equal(await fresh.has('session-0'), false);
+    await lists[0]!.add('session-late', now + 1_000);
+    assert.doesNotMatch(await readFile(file, 'utf8'), /^session-0 /m);
   });
 
   test('a session idle for longer than the idle timeout ends', async () => {

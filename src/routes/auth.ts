@@ -92,7 +92,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     if (request.facilitator === 'signed-in') request.log.info('facilitator signed out');
-    sessions.signOut(request);
+    await sessions.signOut(request);
     return reply.redirect(signInUrl('signed_out'), 303);
   });
 }
