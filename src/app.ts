@@ -3,8 +3,9 @@
  *
  * Cross-cutting concerns are registered in this order, each from its own file:
  *   1. security headers (every response, errors included)
- *   2. cross-site guard on unsafe methods (Sec-Fetch-Site / Origin)
- *   3. session (encrypted cookie) and the facilitator state
+ *   2. session (encrypted cookie) and the facilitator state, both resolved
+ *      in onRequest, so that every later refusal knows who is signed in
+ *   3. cross-site guard on unsafe methods (Sec-Fetch-Site / Origin)
  *   4. body parsing (url-encoded forms only, size-limited)
  *   5. CSRF tokens (checked per POST route, after the body is parsed)
  *   6. rate limits (per POST route)
@@ -103,9 +104,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const context: AppContext = { config, store, sessions };
 
   await registerSecurityHeaders(app, config);
-  registerCrossSiteGuard(app);
   await registerSession(app, config);
   decorateFacilitator(app, sessions);
+  registerCrossSiteGuard(app);
   app.removeAllContentTypeParsers();
   await app.register(fastifyFormbody, { bodyLimit: BODY_LIMIT });
   await registerCsrf(app);

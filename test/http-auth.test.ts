@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import pino from 'pino';
+import type { LightMyRequestResponse } from 'fastify';
 import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 import { WRONG_TOKEN } from '../src/routes/auth.js';
 import { buildApp } from '../src/app.js';
@@ -241,6 +242,35 @@ describe('sign-out and session lifetime', () => {
       await rotated.close();
     }
   });
+});
+
+describe('a signed-in facilitator keeps the signed-in header on every error page', () => {
+  const SIGN_OUT = /<button type="submit" class="button button-secondary">Sign out<\/button>/;
+  const FORM = { github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' };
+  const refusals: Array<[number, string, (client: Client) => Promise<LightMyRequestResponse>]> = [
+    [403, 'a cross-site POST', async (client) => client.register(FORM, { 'sec-fetch-site': 'cross-site' })],
+    [413, 'a body over the limit', async (client) => client.post('/register', { ...FORM, csrf_token: await client.csrf(), padding: 'x'.repeat(20_000) })],
+    [415, 'a body that is not a form', async (client) => client.post('/register', FORM, { 'content-type': 'application/json' })],
+    [429, 'one POST too many', async (client) => {
+      await client.register(FORM);
+      return client.register(FORM);
+    }],
+    [404, 'an unknown page', async (client) => client.get('/no-such-page')],
+  ];
+  for (const [status, what, send] of refusals) {
+    test(`the ${status} page for ${what} shows Sign out`, async () => {
+      t = await startApp({ COMPANION_RATE_LIMIT_MAX: '1' });
+      const client = new Client(t.app);
+      await client.signIn();
+      const response = await send(client);
+      assert.equal(response.statusCode, status);
+      assert.match(response.body, SIGN_OUT);
+      assert.equal(response.headers['cache-control'], 'no-store');
+      // The sign-out form on the error page works.
+      const signOut = await client.post('/logout', { csrf_token: csrfFrom(response.body) });
+      assert.equal(signOut.headers.location, '/login?signed_out=1');
+    });
+  }
 });
 
 describe('dashboard and roster.json', () => {

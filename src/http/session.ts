@@ -126,10 +126,16 @@ export function isFacilitator(request: FastifyRequest): boolean {
   return request.facilitator === 'signed-in';
 }
 
-/** Resolves the facilitator state once per request, before any route runs. */
+/**
+ * Resolves the facilitator state once per request, as soon as the session
+ * cookie is decoded (secure-session does that in its own onRequest hook, so
+ * this must be registered right after it): every page, an error page from a
+ * later onRequest hook, the body parser or the rate limiter included, then
+ * shows the header that matches who is signed in.
+ */
 export function decorateFacilitator(app: FastifyInstance, sessions: FacilitatorSessions): void {
   app.decorateRequest('facilitator', 'anonymous');
-  app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
+  app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
     request.facilitator = await sessions.check(request);
   });
 }
