@@ -18,7 +18,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { Config } from './config.js';
 import { RosterStore, type RosterStoreOptions } from './roster/store.js';
-import { registerSecurityHeaders } from './http/security-headers.js';
+import { STATIC_PREFIX, registerSecurityHeaders } from './http/security-headers.js';
 import { registerCrossSiteGuard, registerCsrf } from './http/csrf.js';
 import { FacilitatorSessions, decorateFacilitator, registerSession } from './http/session.js';
 import { registerRateLimit } from './http/rate-limit.js';
@@ -112,7 +112,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await registerCsrf(app);
   await registerRateLimit(app, config);
   await registerViews(app);
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, list: false, dotfiles: 'deny', maxAge: 3_600_000 });
+  // Dotfiles are ignored (a 404, like any file that is not there), and a path the plugin refuses (`..`) gets the 404 page too (errors.ts).
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: STATIC_PREFIX, index: false, list: false, dotfiles: 'ignore', maxAge: 3_600_000 });
 
   const methods = trackMethods(app);
   for (const routes of ROUTE_MODULES) routes(app, context);

@@ -296,6 +296,35 @@ describe('routes and errors', () => {
     assert.match(response.body, /href="https:\/\/github.com\/example\/glow\/issues\/new"/);
   });
 
+  for (const url of ['/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2fpackage.json', '/static/a/..%2f..%2fpackage.json', '/static/.env', '/static/.well-known/x', '/static//styles.css']) {
+    test(`${url} answers the site's 404 page, not a refusal, and is not cached`, async () => {
+      t = await startApp();
+      const response = await t.app.inject(url);
+      assert.equal(response.statusCode, 404);
+      assert.match(response.body, /<h1>Page not found<\/h1>/);
+      assert.equal(response.headers['cache-control'], 'no-store');
+    });
+  }
+
+  test('under /static/, only an asset actually served may be cached; the error pages there, which carry the sign-out form, are no-store', async () => {
+    t = await startApp();
+    const client = new Client(t.app);
+    await client.signIn();
+    const missing = await client.get('/static/no-such-file.css');
+    assert.equal(missing.statusCode, 404);
+    assert.match(missing.body, /Sign out<\/button>/);
+    assert.equal(missing.headers['cache-control'], 'no-store');
+    const refused = await client.get('/static/..%2fpackage.json');
+    assert.equal(refused.statusCode, 404);
+    assert.equal(refused.headers['cache-control'], 'no-store');
+    const css = await client.get('/static/styles.css');
+    assert.equal(css.statusCode, 200);
+    assert.match(String(css.headers['cache-control']), /max-age=\d+/);
+    const revalidated = await client.get('/static/styles.css', { 'if-none-match': String(css.headers.etag) });
+    assert.equal(revalidated.statusCode, 304);
+    assert.notEqual(revalidated.headers['cache-control'], 'no-store');
+  });
+
   test('a path with broken percent-encoding gets the 400 page with every header, not the router\'s JSON', async () => {
     t = await startApp();
     for (const url of ['/%C3', '/%', '/dashboard%ZZ']) {

@@ -184,10 +184,14 @@ const CSRF_CODES = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN']
 /** The framework's and plugins' own 4xx errors, by status. */
 const CLIENT_ERRORS: Readonly<Record<number, ErrorReason>> = { 404: 'not-found', 413: 'too-large', 415: 'unsupported-type', 429: 'rate-limited' };
 
+/** The static files' own refusal (a `..` or other non-canonical path): to a visitor, simply no such page. */
+const STATIC_FORBIDDEN = 'FST_STATIC_FORBIDDEN_PATH';
+
 function classify(error: FastifyError | HttpError | RosterUnavailableError): { reason: ErrorReason; statusCode?: number } {
   if (error instanceof HttpError) return { reason: error.reason };
   if (error instanceof RosterUnavailableError) return { reason: error.problem };
   if (error.code && CSRF_CODES.has(error.code)) return { reason: 'csrf' };
+  if (error.code === STATIC_FORBIDDEN) return { reason: 'not-found' };
   const statusCode = error.statusCode ?? 500;
   if (statusCode >= 400 && statusCode < 500) {
     const reason = CLIENT_ERRORS[statusCode];
