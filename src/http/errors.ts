@@ -181,6 +181,12 @@ export function renderError(config: Config, request: FastifyRequest, reply: Fast
 
 const CSRF_CODES = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN']);
 
+/** True for @fastify/csrf-protection's refusals: no CSRF secret in the session, or a token that does not match it. */
+export function isCsrfError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CSRF_CODES.has(code);
+}
+
 /** The framework's and plugins' own 4xx errors, by status. */
 const CLIENT_ERRORS: Readonly<Record<number, ErrorReason>> = { 404: 'not-found', 413: 'too-large', 415: 'unsupported-type', 429: 'rate-limited' };
 
@@ -190,7 +196,7 @@ const STATIC_FORBIDDEN = 'FST_STATIC_FORBIDDEN_PATH';
 function classify(error: FastifyError | HttpError | RosterUnavailableError): { reason: ErrorReason; statusCode?: number } {
   if (error instanceof HttpError) return { reason: error.reason };
   if (error instanceof RosterUnavailableError) return { reason: error.problem };
-  if (error.code && CSRF_CODES.has(error.code)) return { reason: 'csrf' };
+  if (isCsrfError(error)) return { reason: 'csrf' };
   if (error.code === STATIC_FORBIDDEN) return { reason: 'not-found' };
   const statusCode = error.statusCode ?? 500;
   if (statusCode >= 400 && statusCode < 500) {

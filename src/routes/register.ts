@@ -16,6 +16,7 @@ import {
   type Roster,
 } from '../roster/contract.js';
 import { rateLimited } from '../http/rate-limit.js';
+import { isCsrfError } from '../http/errors.js';
 import { isFacilitator } from '../http/session.js';
 import { anonymousShell, shellFor } from '../http/shell.js';
 import { radioGroup, render, renderToString, textField, type FieldError, type RegisterModel } from '../http/views.js';
@@ -89,11 +90,16 @@ export function validateRegistration(submitted: Submitted, cohorts: Cohort[]): V
   };
 }
 
-function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]): RegisterModel {
+/**
+ * The form's model. `errors` are the fields' own errors (in the summary and
+ * at each field); `notices` are in the summary only, such as the form having
+ * expired, which is not the fault of any field.
+ */
+function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, errors: FieldError[], notices: FieldError[] = []): RegisterModel {
   const errorFor = (name: string) => errors.find((e) => e.field === name)?.message ?? null;
   const cohortValue = shown(submitted.cohort);
   return {
-    errors,
+    errors: [...notices, ...errors],
     csrfToken,
     handle: textField('github_handle', 'GitHub username', 'The name you sign in to GitHub with, for example ada-lovelace. Do not include your email address.', shown(submitted.handle), errorFor('github_handle')),
     cohort:
@@ -122,10 +128,25 @@ function formModel(csrfToken: string, cohorts: Cohort[], submitted: Submitted, e
 
 const FORM_TITLE = 'Register for the GLOW workshop';
 
-function renderForm(config: Config, request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[]) {
-  const model = formModel(reply.generateCsrf(), cohorts, submitted, errors);
-  return render(reply, status, shellFor(config, request, reply, FORM_TITLE, 'register', errors.length > 0), { template: 'register', model });
+/**
+ * Keeps the session (and so its CSRF secret) alive while a visitor is on the
+ * form: secure-session refreshes the session's timestamp, on which its
+ * `expiry` counts, only when the session changes, so a session made hours
+ * earlier would otherwise expire under a form just opened.
+ */
+function keepSessionAlive(request: FastifyRequest): void {
+  request.session.touch();
 }
+
+function renderForm(config: Config, request: FastifyRequest, reply: FastifyReply, status: number, cohorts: Cohort[], submitted: Submitted, errors: FieldError[], notices: FieldError[] = []) {
+  keepSessionAlive(request);
+  const model = formModel(reply.generateCsrf(), cohorts, submitted, errors, notices);
+  const hasErrors = errors.length + notices.length > 0;
+  return render(reply, status, shellFor(config, request, reply, FORM_TITLE, 'register', hasErrors), { template: 'register', model });
+}
+
+/** Said when a form comes back without a valid CSRF token: the form is shown again, with what was typed. */
+export const FORM_EXPIRED = 'Your form had expired, so nothing was saved. Check your answers and send the form again.';
 
 const BLANK_FORM: Submitted = { handle: '', cohort: '', path: 'day1-day2' };
 
@@ -168,11 +189,29 @@ export function registerRoutes(app: FastifyInstance, { config, store }: AppConte
     const roster = await store.read();
     if (isFacilitator(request)) return renderForm(config, request, reply, 200, listedCohorts(roster), BLANK_FORM, []);
     const [before, after] = await blankForm(roster);
+    keepSessionAlive(request);
     // The token is base64url, so it needs no escaping inside the attribute.
     return reply.code(200).type('text/html; charset=utf-8').send(`${before}${reply.generateCsrf()}${after}`);
   });
 
-  app.post('/register', { config: rateLimited(config), preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/register', {
+    config: rateLimited(config),
+    preHandler: app.csrfProtection,
+    // A form sent without a valid CSRF token (its session expired, or the
+    // cookie is gone, or the token was not this session's) writes nothing, as
+    // everywhere; here the person gets the form back with what they typed, a
+    // fresh token and a summary saying what happened, rather than an error
+    // page whose only way on loses their answers. Other errors go on to the
+    // app's error handler.
+    errorHandler: async (error, request, reply) => {
+      if (!isCsrfError(error)) throw error;
+      request.log.warn({ route: request.routeOptions.url }, 'CSRF token missing or invalid: nothing saved, registration form shown again');
+      const submitted = submittedFrom(formFields(request));
+      const cohorts = listedCohorts(await store.read());
+      const validation = validateRegistration(submitted, cohorts);
+      return renderForm(config, request, reply, 400, cohorts, submitted, validation.ok ? [] : validation.errors, [{ field: 'github_handle', message: FORM_EXPIRED }]);
+    },
+  }, async (request, reply) => {
     const submitted = submittedFrom(formFields(request));
     const cohorts = listedCohorts(await store.read());
     const validation = validateRegistration(submitted, cohorts);
