@@ -308,6 +308,33 @@ describe('dashboard and roster.json', () => {
     assert.doesNotMatch(page.body, /<th scope="row">ada-lovelace/);
   });
 
+  test('the h1 and title name the cohort shown', async () => {
+    t = await withExample();
+    const client = new Client(t.app);
+    await client.signIn();
+    const page = await client.get('/dashboard?cohort=spring-2026');
+    assert.match(page.body, /<h1>Cohort dashboard: Spring 2026 cohort<\/h1>/);
+    assert.match(page.body, /<title>Cohort dashboard: Spring 2026 cohort - GLOW Companion<\/title>/);
+    assert.doesNotMatch(page.body, /There is no cohort/);
+  });
+
+  for (const [query, notice] of [
+    ['?cohort=winter-<2026>', 'There is no cohort &quot;winter-&lt;2026&gt;&quot;. Showing all cohorts.'],
+    ['?cohort=a&cohort=b', 'Choose one cohort at a time. Showing all cohorts.'],
+  ] as const) {
+    test(`an unknown cohort filter (${query}) shows all cohorts and says so`, async () => {
+      t = await withExample();
+      const client = new Client(t.app);
+      await client.signIn();
+      const page = await client.get(`/dashboard${query}`);
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /<h1>Cohort dashboard<\/h1>/);
+      assert.ok(page.body.includes(`<p>${notice}</p>`), page.body.slice(0, 2000));
+      assert.match(page.body, /Learners in all cohorts \(2 learners\)/);
+      assert.match(page.body, /<option value="" selected>All cohorts<\/option>/);
+    });
+  }
+
   test('roster.json is redacted JSON, not cached, and needs a facilitator', async () => {
     t = await withExample();
     const client = new Client(t.app);

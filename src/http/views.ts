@@ -102,7 +102,10 @@ export interface DashboardRow {
 }
 
 export interface DashboardModel {
+  /** The page's title and h1: names the cohort shown. */
   title: string;
+  /** Said under the h1 when the filter asked for a cohort that is not there. */
+  notice: string | null;
   intro: string;
   caption: string;
   emptyMessage: string;

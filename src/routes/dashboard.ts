@@ -69,10 +69,26 @@ function buildRow(learner: Learner): DashboardRow {
   };
 }
 
-export function dashboardModel(roster: Roster, cohortFilter: string | null): DashboardModel {
+/** Longest part of an unknown cohort shown back in the notice. */
+const SHOWN_COHORT_MAX = 60;
+
+/** What the filter asked for, said back when it is not a cohort of this roster. */
+function unknownCohortNotice(requested: string | null): string {
+  if (requested === null) return 'Choose one cohort at a time. Showing all cohorts.';
+  const shownCohort = requested.length > SHOWN_COHORT_MAX ? `${requested.slice(0, SHOWN_COHORT_MAX)}...` : requested;
+  return `There is no cohort "${shownCohort}". Showing all cohorts.`;
+}
+
+/**
+ * The dashboard for the cohort requested by the filter: '' for all cohorts,
+ * null when the filter was sent more than once. A cohort this roster does
+ * not have shows all cohorts, and says so.
+ */
+export function dashboardModel(roster: Roster, requested: string | null): DashboardModel {
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
-  const selected = cohortFilter !== null && labels.has(cohortFilter) ? cohortFilter : null;
+  const selected = requested !== null && labels.has(requested) ? requested : null;
+  const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const learners = sortLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
 
   const provisionCounts = new Map<string, number>(PROVISION_STATES.map((s) => [s, 0]));
@@ -86,6 +102,7 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
   const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
   return {
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
+    notice,
     intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress as the workshop automation last recorded them. It shows ${plural(learners.length, 'learner', 'learners')}.`,
     caption: `Learners in ${scope} (${plural(learners.length, 'learner', 'learners')})`,
     emptyMessage: selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.',
@@ -105,8 +122,7 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
 
 export function dashboardRoutes(app: FastifyInstance, { config, store }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const cohort = field(queryFields(request), 'cohort');
-    const model = dashboardModel(await store.read(), cohort === '' ? null : cohort);
+    const model = dashboardModel(await store.read(), field(queryFields(request), 'cohort'));
     return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
   });
 
