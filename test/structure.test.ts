@@ -62,4 +62,16 @@ describe('one place per concern', () => {
       assert.doesNotMatch(text, /from ['"]@fastify\/[a-z-]+\/|createRequire|require\(['"]@fastify\/[a-z-]+\//, file);
     }
   });
+
+  test('no template marks request or roster data safe or turns escaping off', async () => {
+    const views = path.join(SRC, 'views');
+    const templates = (await readdir(views, { recursive: true, encoding: 'utf8' })).filter((name) => name.endsWith('.njk'));
+    assert.ok(templates.length >= 5, 'templates found');
+    const unsafe = [/\|\s*safe\b/, /\bautoescape\b/, /\{%-?\s*(?:raw|verbatim)\b/, /\bmarkSafe\b/, /\bSafeString\b/];
+    for (const name of templates) {
+      const text = await readFile(path.join(views, name), 'utf8');
+      for (const pattern of unsafe) assert.doesNotMatch(text, pattern, `${name} has ${pattern}`);
+    }
+    for (const { file, text } of await sources()) assert.doesNotMatch(text, /markSafe|SafeString|autoescape:\s*false/, file);
+  });
 });
