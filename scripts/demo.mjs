@@ -1,6 +1,7 @@
 // npm run demo: build if needed, copy the example roster to a git-ignored
 // working copy (demo/roster.json), and start the server on
-// http://127.0.0.1:5000/ with secure cookies off and a printed facilitator token.
+// http://127.0.0.1:5000/ with secure cookies off and a printed facilitator token
+// ("demo-" and 24 random characters, so longer than the 24 production requires).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -31,7 +32,7 @@ mkdirSync(demoDir, { recursive: true });
 copyFileSync(path.join(root, 'examples', 'roster.example.json'), roster);
 
 const port = process.env.PORT ?? '5000';
-const token = process.env.COMPANION_FACILITATOR_TOKEN || `demo-${randomBytes(9).toString('base64url')}`;
+const token = process.env.COMPANION_FACILITATOR_TOKEN || `demo-${randomBytes(18).toString('base64url')}`;
 const base = `http://127.0.0.1:${port}`;
 
 console.log(`

@@ -3,12 +3,13 @@
  *
  * Cross-cutting concerns are registered in this order, each from its own file:
  *   1. security headers (every response, errors included)
- *   2. cross-site guard on unsafe methods (Sec-Fetch-Site / Origin)
- *   3. session (encrypted cookie) and the facilitator state
+ *   2. session (encrypted cookie) and the facilitator state, both resolved
+ *      in onRequest, so that every later refusal knows who is signed in
+ *   3. cross-site guard on unsafe methods (Sec-Fetch-Site / Origin)
  *   4. body parsing (url-encoded forms only, size-limited)
  *   5. CSRF tokens (checked per POST route, after the body is parsed)
  *   6. rate limits (per POST route)
- *   7. views, static files, routes (with 405 for known paths)
+ *   7. views, static files, routes (then 405 for the other methods of each route's path)
  *   8. not-found and error handlers (one accessible error page)
  */
 import { fileURLToPath } from 'node:url';
@@ -17,16 +18,22 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { Config } from './config.js';
 import { RosterStore, type RosterStoreOptions } from './roster/store.js';
-import { registerSecurityHeaders } from './http/security-headers.js';
+import { STATIC_PREFIX, registerSecurityHeaders } from './http/security-headers.js';
 import { registerCrossSiteGuard, registerCsrf } from './http/csrf.js';
 import { FacilitatorSessions, decorateFacilitator, registerSession } from './http/session.js';
 import { registerRateLimit } from './http/rate-limit.js';
 import { registerViews } from './http/views.js';
 import { HttpError, registerErrorHandlers } from './http/errors.js';
+import { trackMethods } from './http/methods.js';
 import { registerRoutes } from './routes/register.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
+import type { AppContext } from './routes/context.js';
+import './http/fastify-types.js';
+
+/** Every route module, each given the same context. */
+const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, healthRoutes];
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
@@ -45,18 +52,6 @@ export const TIMEOUTS = {
   connection: 60_000,
 } as const;
 
-/** Which methods each known path answers; any other method gets 405. */
-const ALLOWED_METHODS: Record<string, string[]> = {
-  '/': ['GET'],
-  '/register': ['GET', 'POST'],
-  '/register/success': ['GET'],
-  '/login': ['GET', 'POST'],
-  '/logout': ['POST'],
-  '/dashboard': ['GET'],
-  '/roster.json': ['GET'],
-  '/healthz': ['GET'],
-};
-const ROUTABLE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
  * Where a request whose path is not valid percent-encoding is routed, so it
@@ -84,27 +79,6 @@ export interface AppDeps {
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    rosterStore: RosterStore;
-    facilitatorSessions: FacilitatorSessions;
-  }
-}
-
-function register405s(app: FastifyInstance): void {
-  for (const [url, allowed] of Object.entries(ALLOWED_METHODS)) {
-    const methods = ROUTABLE_METHODS.filter((m) => !allowed.includes(m));
-    const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : [])].join(', ');
-    app.route({
-      method: methods,
-      url,
-      handler: async () => {
-        throw new HttpError(405, 'method', { allow });
-      },
-    });
-  }
-}
-
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: { level: config.logLevel } }),
@@ -128,30 +102,27 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       ...deps.storeOptions,
     });
   const sessions = new FacilitatorSessions(config, deps.now);
-  app.decorate('config', config);
-  app.decorate('rosterStore', store);
-  app.decorate('facilitatorSessions', sessions);
+  const context: AppContext = { config, store, sessions };
 
   await registerSecurityHeaders(app, config);
-  registerCrossSiteGuard(app);
   await registerSession(app, config);
   decorateFacilitator(app, sessions);
+  registerCrossSiteGuard(app);
   app.removeAllContentTypeParsers();
   await app.register(fastifyFormbody, { bodyLimit: BODY_LIMIT });
   await registerCsrf(app);
   await registerRateLimit(app, config);
   await registerViews(app);
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, list: false, dotfiles: 'deny', maxAge: 3_600_000 });
+  // Dotfiles are ignored (a 404, like any file that is not there), and a path the plugin refuses (`..`) gets the 404 page too (errors.ts).
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: STATIC_PREFIX, index: false, list: false, dotfiles: 'ignore', maxAge: 3_600_000 });
 
-  registerRoutes(app, store);
-  authRoutes(app, sessions);
-  dashboardRoutes(app, store);
-  healthRoutes(app);
+  const methods = trackMethods(app);
+  for (const routes of ROUTE_MODULES) routes(app, context);
   app.all(BAD_URL_PATH, async () => {
-    throw new HttpError(400, 'bad-url');
+    throw new HttpError('bad-url');
   });
-  register405s(app);
-  registerErrorHandlers(app);
+  methods.answerOtherMethods();
+  registerErrorHandlers(app, config);
 
   app.addHook('onClose', async () => {
     await store.close();

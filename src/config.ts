@@ -33,6 +33,8 @@ export interface Config {
   readonly sessionMaxHours: number;
   /** GitHub mode: where the roster of record is, and how to reach it; null in local mode. */
   readonly github: GitHubConfig | null;
+  /** What an operator should know about this configuration; the server logs each at start. */
+  readonly warnings: readonly string[];
 }
 
 /** Credentials for the GitHub API: a token, or a GitHub App installation. */
@@ -60,6 +62,11 @@ export interface GitHubConfig {
   /** A current challenge that has not moved for this long, while the cohort runs, is stuck. */
   readonly stuckMinutes: number;
 }
+
+/** Shortest facilitator token accepted with secure cookies on (a warning otherwise), counted after trimming. */
+export const MIN_TOKEN_LENGTH = 24;
+/** Shortest secret key accepted with secure cookies on (a warning otherwise), counted after trimming. */
+export const MIN_SECRET_KEY_LENGTH = 32;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -256,16 +263,47 @@ function githubConfig(env: Env, readFile: (file: string) => string): GitHubConfi
   };
 }
 
+/**
+ * The secrets' strength. With secure cookies on (production) a facilitator
+ * token under MIN_TOKEN_LENGTH or a secret key under MIN_SECRET_KEY_LENGTH
+ * characters stops the start; with them off (local testing) each is a
+ * warning. An empty token is allowed (the dashboard stays locked), and so is
+ * an unset secret key (a random one, with a warning).
+ */
+function secretWarnings(secret: string, rawToken: string, secureCookies: boolean): string[] {
+  const warnings: string[] = [];
+  const weak = (name: string, problem: string) => {
+    if (secureCookies) throw new ConfigError(name, `${problem} (or set COMPANION_SECURE_COOKIES=0 for local testing only)`);
+    warnings.push(`${name} ${problem}; this is accepted only because COMPANION_SECURE_COOKIES=0.`);
+  };
+  if (secret === '') {
+    warnings.push('COMPANION_SECRET_KEY is not set: using a random key, so sessions will not survive a restart. Set it in production.');
+  } else if (secret.trim().length < MIN_SECRET_KEY_LENGTH) {
+    weak('COMPANION_SECRET_KEY', `must be at least ${MIN_SECRET_KEY_LENGTH} characters, not counting surrounding spaces; use a long random value such as the output of openssl rand -base64 48`);
+  }
+  // Only a token that is not set at all locks the dashboard; one of spaces only is a short token.
+  if (rawToken === '') {
+    warnings.push('COMPANION_FACILITATOR_TOKEN is not set: the facilitator dashboard is locked.');
+  } else if (rawToken.trim().length < MIN_TOKEN_LENGTH) {
+    weak('COMPANION_FACILITATOR_TOKEN', `must be at least ${MIN_TOKEN_LENGTH} characters, not counting surrounding spaces, or empty to keep the dashboard locked`);
+  }
+  if (!secureCookies) warnings.push('COMPANION_SECURE_COOKIES=0: cookies are sent over plain HTTP. Use this only for local testing.');
+  return warnings;
+}
+
 /** Reads and checks the configuration; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env, cwd = process.cwd(), readFile: (file: string) => string = (file) => readFileSync(path.resolve(cwd, file), 'utf8')): Config {
   const secret = env.COMPANION_SECRET_KEY ?? '';
+  const rawToken = env.COMPANION_FACILITATOR_TOKEN ?? '';
+  const secureCookies = flag(env, 'COMPANION_SECURE_COOKIES', true);
   const config: Config = {
     secretKey: secret !== '' ? secret : randomBytes(32).toString('base64'),
     secretKeyIsRandom: secret === '',
     rosterPath: path.resolve(cwd, value(env, 'COMPANION_ROSTER_PATH') ?? 'roster.json'),
     rosterMaxBytes: positiveInteger(env, 'COMPANION_ROSTER_MAX_BYTES', 20 * 1024 * 1024, 1024 * 1024 * 1024),
-    facilitatorToken: env.COMPANION_FACILITATOR_TOKEN ?? '',
-    secureCookies: flag(env, 'COMPANION_SECURE_COOKIES', true),
+    // Surrounding spaces (an env file's trailing blank) are never part of the token people type.
+    facilitatorToken: rawToken.trim(),
+    secureCookies,
     rateLimitMax: positiveInteger(env, 'COMPANION_RATE_LIMIT_MAX', 10),
     rateLimitWindowSeconds: positiveInteger(env, 'COMPANION_RATE_LIMIT_WINDOW', 300, 86_400 * 7),
     port: positiveInteger(env, 'PORT', 5000, 65_535),
@@ -276,8 +314,9 @@ export function loadConfig(env: Env, cwd = process.cwd(), readFile: (file: strin
     sessionIdleMinutes: positiveInteger(env, 'COMPANION_SESSION_IDLE_MINUTES', 30, 24 * 60),
     sessionMaxHours: positiveInteger(env, 'COMPANION_SESSION_MAX_HOURS', 8, 24 * 7),
     github: githubConfig(env, readFile),
+    warnings: secretWarnings(secret, rawToken, secureCookies),
   };
-  return Object.freeze({ ...config, trustProxy: Object.freeze([...config.trustProxy]) });
+  return Object.freeze({ ...config, trustProxy: Object.freeze([...config.trustProxy]), warnings: Object.freeze([...config.warnings]) });
 }
 
 /** A short, non-reversible fingerprint of the facilitator token, to notice when it changes. */

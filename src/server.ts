@@ -18,15 +18,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await buildApp(config);
-  if (config.secretKeyIsRandom) {
-    app.log.warn('COMPANION_SECRET_KEY is not set: using a random key, so sessions will not survive a restart. Set it in production.');
-  }
-  if (config.facilitatorToken === '') {
-    app.log.warn('COMPANION_FACILITATOR_TOKEN is not set: the facilitator dashboard is locked.');
-  }
-  if (!config.secureCookies) {
-    app.log.warn('COMPANION_SECURE_COOKIES=0: cookies are sent over plain HTTP. Use this only for local testing.');
-  }
+  for (const warning of config.warnings) app.log.warn(warning);
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -30,7 +30,7 @@ describe('configuration', () => {
     const config = loadConfig({
       COMPANION_SECRET_KEY: 'k'.repeat(40),
       COMPANION_ROSTER_PATH: '/data/roster.json',
-      COMPANION_FACILITATOR_TOKEN: 'tok',
+      COMPANION_FACILITATOR_TOKEN: 'a-facilitator-token-of-some-length',
       COMPANION_SECURE_COOKIES: '0',
       COMPANION_RATE_LIMIT_MAX: '25',
       COMPANION_RATE_LIMIT_WINDOW: '60',
@@ -84,6 +84,39 @@ describe('configuration', () => {
       assert.throws(() => loadConfig({ [name]: value }), (error: unknown) => error instanceof ConfigError && error.variable === name && error.message.startsWith(name));
     });
   }
+
+  describe('the strength of the secrets', () => {
+    const STRONG_TOKEN = 'a'.repeat(24);
+    const STRONG_KEY = 'k'.repeat(32);
+    const weak: Array<[string, Record<string, string>]> = [
+      ['COMPANION_FACILITATOR_TOKEN', { COMPANION_FACILITATOR_TOKEN: ' ', COMPANION_SECRET_KEY: STRONG_KEY }],
+      ['COMPANION_FACILITATOR_TOKEN', { COMPANION_FACILITATOR_TOKEN: 'a'.repeat(23), COMPANION_SECRET_KEY: STRONG_KEY }],
+      ['COMPANION_FACILITATOR_TOKEN', { COMPANION_FACILITATOR_TOKEN: `  ${'a'.repeat(20)}    `, COMPANION_SECRET_KEY: STRONG_KEY }],
+      ['COMPANION_SECRET_KEY', { COMPANION_FACILITATOR_TOKEN: STRONG_TOKEN, COMPANION_SECRET_KEY: 'x' }],
+      ['COMPANION_SECRET_KEY', { COMPANION_FACILITATOR_TOKEN: STRONG_TOKEN, COMPANION_SECRET_KEY: `   ${'k'.repeat(31)}   ` }],
+    ];
+    for (const [name, env] of weak) {
+      test(`with secure cookies on, ${name}=${JSON.stringify(env[name])} stops the start naming the variable`, () => {
+        assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && error.variable === name);
+      });
+      test(`with secure cookies off, ${name}=${JSON.stringify(env[name])} is accepted with a warning naming the variable`, () => {
+        const config = loadConfig({ ...env, COMPANION_SECURE_COOKIES: '0' });
+        assert.ok(config.warnings.some((w) => w.startsWith(`${name} must be at least`)), config.warnings.join('\n'));
+      });
+    }
+
+    test('strong secrets, an empty token (dashboard locked) and an unset key (random) start with secure cookies on', () => {
+      assert.deepEqual(loadConfig({ COMPANION_FACILITATOR_TOKEN: STRONG_TOKEN, COMPANION_SECRET_KEY: STRONG_KEY }).warnings, []);
+      const unset = loadConfig({});
+      assert.equal(unset.facilitatorToken, '');
+      assert.deepEqual(unset.warnings.map((w) => w.split(' ')[0]), ['COMPANION_SECRET_KEY', 'COMPANION_FACILITATOR_TOKEN']);
+      assert.ok(Object.isFrozen(unset.warnings));
+    });
+
+    test('the configured token is used without surrounding spaces', () => {
+      assert.equal(loadConfig({ COMPANION_FACILITATOR_TOKEN: ` ${STRONG_TOKEN}\n` }).facilitatorToken, STRONG_TOKEN);
+    });
+  });
 
   test('an empty value means the default', () => {
     assert.equal(loadConfig({ PORT: '', COMPANION_RATE_LIMIT_MAX: ' ' }).port, 5000);

@@ -3,8 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import pino from 'pino';
+import type { LightMyRequestResponse } from 'fastify';
 import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 import { WRONG_TOKEN } from '../src/routes/auth.js';
+import { buildApp } from '../src/app.js';
+import { SignedOutList } from '../src/http/signed-out.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -135,6 +138,61 @@ describe('sign-out and session lifetime', () => {
     assert.equal(replay.statusCode, 303);
   });
 
+  test('a signed-out cookie replayed after a restart (a new app with the same configuration) is refused', async () => {
+    t = await startApp();
+    const client = new Client(t.app);
+    await client.signIn();
+    const signedIn = client.snapshot();
+    await client.signOut();
+    await t.app.close();
+    const restarted = await buildApp(t.config);
+    try {
+      const replay = new Client(restarted);
+      replay.restore(signedIn);
+      assert.equal((await replay.get('/dashboard')).statusCode, 303);
+      // The same configuration does accept a session that was not signed out.
+      const other = new Client(restarted);
+      await other.signIn();
+      assert.equal((await other.get('/dashboard')).statusCode, 200);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test('two processes sharing the roster: a sign-out on one is refused by the other', async () => {
+    t = await startApp();
+    const second = await buildApp(t.config);
+    try {
+      const client = new Client(t.app);
+      await client.signIn();
+      const signedIn = client.snapshot();
+      const elsewhere = new Client(second);
+      elsewhere.restore(signedIn);
+      assert.equal((await elsewhere.get('/dashboard')).statusCode, 200);
+      await client.signOut();
+      elsewhere.restore(signedIn);
+      assert.equal((await elsewhere.get('/dashboard')).statusCode, 303);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('sign-outs from several processes at once are all kept, and entries go once their session would have ended', async () => {
+    t = await startApp();
+    let now = Date.parse('2026-03-02T09:00:00Z');
+    const file = `${t.rosterPath}.signed-out`;
+    const lists = [new SignedOutList(file, () => now), new SignedOutList(file, () => now)];
+    const sids = Array.from({ length: 40 }, (_, i) => `session-${i}`);
+    await Promise.all(sids.map((sid, i) => lists[i % 2]!.add(sid, now + (i === 0 ? 1_000 : 3_600_000))));
+    const fresh = new SignedOutList(file, () => now);
+    for (const sid of sids) assert.equal(await fresh.has(sid), true, sid);
+    assert.equal(await fresh.has('session-unknown'), false);
+    now += 2_000;
+    assert.equal(await fresh.has('session-0'), false);
+    await lists[0]!.add('session-late', now + 1_000);
+    assert.doesNotMatch(await readFile(file, 'utf8'), /^session-0 /m);
+  });
+
   test('a session idle for longer than the idle timeout ends', async () => {
     let now = Date.parse('2026-03-02T09:00:00Z');
     t = await startApp({ COMPANION_SESSION_IDLE_MINUTES: '30' }, { now: () => now });
@@ -186,6 +244,35 @@ describe('sign-out and session lifetime', () => {
   });
 });
 
+describe('a signed-in facilitator keeps the signed-in header on every error page', () => {
+  const SIGN_OUT = /<button type="submit" class="button button-secondary">Sign out<\/button>/;
+  const FORM = { github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' };
+  const refusals: Array<[number, string, (client: Client) => Promise<LightMyRequestResponse>]> = [
+    [403, 'a cross-site POST', async (client) => client.register(FORM, { 'sec-fetch-site': 'cross-site' })],
+    [413, 'a body over the limit', async (client) => client.post('/register', { ...FORM, csrf_token: await client.csrf(), padding: 'x'.repeat(20_000) })],
+    [415, 'a body that is not a form', async (client) => client.post('/register', FORM, { 'content-type': 'application/json' })],
+    [429, 'one POST too many', async (client) => {
+      await client.register(FORM);
+      return client.register(FORM);
+    }],
+    [404, 'an unknown page', async (client) => client.get('/no-such-page')],
+  ];
+  for (const [status, what, send] of refusals) {
+    test(`the ${status} page for ${what} shows Sign out`, async () => {
+      t = await startApp({ COMPANION_RATE_LIMIT_MAX: '1' });
+      const client = new Client(t.app);
+      await client.signIn();
+      const response = await send(client);
+      assert.equal(response.statusCode, status);
+      assert.match(response.body, SIGN_OUT);
+      assert.equal(response.headers['cache-control'], 'no-store');
+      // The sign-out form on the error page works.
+      const signOut = await client.post('/logout', { csrf_token: csrfFrom(response.body) });
+      assert.equal(signOut.headers.location, '/login?signed_out=1');
+    });
+  }
+});
+
 describe('dashboard and roster.json', () => {
   test('the dashboard shows an intro, totals, a filter and an accessible table, and never notes', async () => {
     t = await withExample();
@@ -220,6 +307,33 @@ describe('dashboard and roster.json', () => {
     assert.match(page.body, /<dt>Provisioned<\/dt>\s*<dd>0<\/dd>/);
     assert.doesNotMatch(page.body, /<th scope="row">ada-lovelace/);
   });
+
+  test('the h1 and title name the cohort shown', async () => {
+    t = await withExample();
+    const client = new Client(t.app);
+    await client.signIn();
+    const page = await client.get('/dashboard?cohort=spring-2026');
+    assert.match(page.body, /<h1>Cohort dashboard: Spring 2026 cohort<\/h1>/);
+    assert.match(page.body, /<title>Cohort dashboard: Spring 2026 cohort - GLOW Companion<\/title>/);
+    assert.doesNotMatch(page.body, /There is no cohort/);
+  });
+
+  for (const [query, notice] of [
+    ['?cohort=winter-<2026>', 'There is no cohort &quot;winter-&lt;2026&gt;&quot;. Showing all cohorts.'],
+    ['?cohort=a&cohort=b', 'Choose one cohort at a time. Showing all cohorts.'],
+  ] as const) {
+    test(`an unknown cohort filter (${query}) shows all cohorts and says so`, async () => {
+      t = await withExample();
+      const client = new Client(t.app);
+      await client.signIn();
+      const page = await client.get(`/dashboard${query}`);
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /<h1>Cohort dashboard<\/h1>/);
+      assert.ok(page.body.includes(`<p>${notice}</p>`), page.body.slice(0, 2000));
+      assert.match(page.body, /Learners in all cohorts \(2 learners\)/);
+      assert.match(page.body, /<option value="" selected>All cohorts<\/option>/);
+    });
+  }
 
   test('roster.json is redacted JSON, not cached, and needs a facilitator', async () => {
     t = await withExample();

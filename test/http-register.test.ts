@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
@@ -70,7 +70,9 @@ describe('registration without listed cohorts', () => {
     ['a repeated username field', { github_handle: ['ada', 'bob'], cohort_id: 'c1', path: 'day1-day2' }, 'github_handle', 'Enter your GitHub username once'],
     ['an empty cohort', { github_handle: 'ada', cohort_id: '  ', path: 'day1-day2' }, 'cohort_id', 'Enter your cohort'],
     ['a 41-character cohort', { github_handle: 'ada', cohort_id: 'c'.repeat(41), path: 'day1-day2' }, 'cohort_id', 'Cohort must be 40 characters or fewer'],
-    ['a cohort with a slash', { github_handle: 'ada', cohort_id: '../etc', path: 'day1-day2' }, 'cohort_id', 'Cohort must only include'],
+    ['a cohort with a slash', { github_handle: 'ada', cohort_id: '../etc', path: 'day1-day2' }, 'cohort_id', 'Cohort must start with a letter or a number'],
+    ['a cohort starting with a full stop', { github_handle: 'ada', cohort_id: '.spring', path: 'day1-day2' }, 'cohort_id', 'Cohort must start with a letter or a number'],
+    ['a cohort with a space inside', { github_handle: 'ada', cohort_id: 'spring 2026', path: 'day1-day2' }, 'cohort_id', 'Cohort must only include'],
     ['an unknown path', { github_handle: 'ada', cohort_id: 'c1', path: 'day3' }, 'path', 'Select which days you will attend'],
   ];
   for (const [what, form, fieldName, message] of invalid) {
@@ -113,6 +115,73 @@ describe('registration without listed cohorts', () => {
   });
 });
 
+describe('a registration form sent after its session expired', () => {
+  const HOUR = 3_600_000;
+  const START = Date.parse('2026-03-02T09:00:00Z');
+  beforeEach(async () => {
+    mock.timers.enable({ apis: ['Date'], now: START });
+    t = await startApp({ COMPANION_SESSION_MAX_HOURS: '8' });
+    await writeFile(t.rosterPath, `${JSON.stringify(LISTED, null, 2)}\n`);
+  });
+  afterEach(() => mock.timers.reset());
+
+  test('comes back with the answers kept, a fresh token and a summary saying what happened; nothing is written, and sending it again works', async () => {
+    const before = await onDisk();
+    const client = new Client(t.app);
+    const oldToken = await client.csrf('/register');
+    mock.timers.setTime(START + 9 * HOUR);
+    const answers = { github_handle: 'grace-hopper', cohort_id: 'autumn-2026', path: 'day2-only' };
+    const response = await client.post('/register', { csrf_token: oldToken, ...answers });
+    assert.equal(response.statusCode, 400);
+    assert.match(response.body, /<title>Error: Register for the GLOW workshop/);
+    assert.match(response.body, /<a href="#github_handle">Your form had expired, so nothing was saved\. Check your answers and send the form again\.<\/a>/);
+    // The field itself is not marked wrong: only the summary speaks.
+    assert.doesNotMatch(response.body, /id="github_handle-error"/);
+    assert.match(response.body, /value="grace-hopper"/);
+    assert.match(response.body, /id="cohort_id-2" name="cohort_id" value="autumn-2026" checked/);
+    assert.match(response.body, /value="day2-only" checked/);
+    const fresh = csrfFrom(response.body);
+    assert.notEqual(fresh, oldToken);
+    assert.equal(response.body.includes(oldToken), false);
+    assert.equal(await onDisk(), before);
+    const again = await client.post('/register', { csrf_token: fresh, ...answers });
+    assert.equal(again.statusCode, 303);
+  });
+
+  test('with no session cookie at all, the form also comes back with the answers and any field errors', async () => {
+    const token = await new Client(t.app).csrf('/register');
+    const response = await new Client(t.app).post('/register', { csrf_token: token, github_handle: 'bad--name', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.equal(response.statusCode, 400);
+    const links = [...response.body.matchAll(/<li><a href="#([a-z_]+)">/g)].map((m) => m[1]);
+    assert.deepEqual(links, ['github_handle', 'github_handle']);
+    assert.match(response.body, /value="bad--name"/);
+  });
+
+  test('opening the form keeps the session alive, so a form opened late in an old session can still be sent', async () => {
+    const client = new Client(t.app);
+    await client.get('/login');
+    mock.timers.setTime(START + 7 * HOUR);
+    const token = await client.csrf('/register');
+    mock.timers.setTime(START + 11 * HOUR);
+    const response = await client.post('/register', { csrf_token: token, github_handle: 'grace-hopper', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.equal(response.statusCode, 303);
+  });
+});
+
+describe('typed cohorts and case', () => {
+  beforeEach(async () => {
+    t = await startApp();
+  });
+
+  test('a typed cohort is stored lower-case, so Spring and spring are one learner, not two on one Learning Room', async () => {
+    const client = new Client(t.app);
+    assert.equal((await client.register({ github_handle: 'grace', cohort_id: 'Spring-2026', path: 'day1-day2' })).statusCode, 303);
+    assert.equal((await client.register({ github_handle: 'Grace', cohort_id: 'spring-2026', path: 'day1-day2' })).statusCode, 303);
+    const roster = JSON.parse((await onDisk())!);
+    assert.deepEqual(roster.learners.map((l: { cohort_id: string }) => l.cohort_id), ['spring-2026']);
+  });
+});
+
 describe('registration with listed cohorts', () => {
   beforeEach(async () => {
     t = await startApp();
@@ -126,6 +195,13 @@ describe('registration with listed cohorts', () => {
     assert.match(page.body, /id="cohort_id-2" name="cohort_id" value="autumn-2026"/);
     assert.match(page.body, /Spring 2026 cohort/);
     assert.match(page.body, /Autumn &lt;2026&gt; cohort/);
+  });
+
+  test('a listed cohort sent in another case is the listed cohort, and its id is stored as listed', async () => {
+    const response = await new Client(t.app).register({ github_handle: 'grace', cohort_id: 'AUTUMN-2026', path: 'day1-day2' });
+    assert.equal(response.statusCode, 303);
+    const roster = JSON.parse((await onDisk())!);
+    assert.equal(roster.learners.find((l: { github_handle: string }) => l.github_handle === 'grace').cohort_id, 'autumn-2026');
   });
 
   test('a cohort that is not listed is refused and nothing is written', async () => {

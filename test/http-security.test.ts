@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
+import Fastify, { type LightMyRequestResponse } from 'fastify';
+import type { HttpError } from '../src/http/errors.js';
+import { trackMethods } from '../src/http/methods.js';
 import { RosterStore } from '../src/roster/store.js';
 import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
 
@@ -37,7 +39,14 @@ describe('CSRF', () => {
         const fields = await prepare(client);
         const response = await client.post(url, { ...FORM, token: 'x', ...fields });
         assert.equal(response.statusCode, 400);
-        assert.match(response.body, /<h1>Your form could not be accepted<\/h1>/);
+        if (url === '/register') {
+          // The registration form comes back with what was typed and a fresh token, and still nothing is written.
+          assert.match(response.body, /<a href="#github_handle">Your form had expired, so nothing was saved\./);
+          assert.match(response.body, /value="grace"/);
+          assert.notEqual(csrfFrom(response.body), fields.csrf_token);
+        } else {
+          assert.match(response.body, /<h1>Your form could not be accepted<\/h1>/);
+        }
         assert.equal(await rosterText(), null);
       });
     }
@@ -126,21 +135,61 @@ describe('rate limits', () => {
     assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
   });
 
-  test('the limiter remembers a bounded number of addresses when 100,000 different ones hit it', async () => {
-    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '5' });
+  test('the limiter remembers a bounded number of addresses: the oldest is forgotten once the memory is full', async () => {
+    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '5', COMPANION_RATE_LIMIT_WINDOW: '3600' });
     const { RATE_LIMIT_CACHE } = await import('../src/http/rate-limit.js');
+    // A POST with no body: counted by the limiter, then refused by CSRF (400) before any work.
     const post = (remoteAddress: string) => t.app.inject({ method: 'POST', url: '/register', remoteAddress });
+    let next = 0;
+    const others = async (count: number) => {
+      for (let i = 0; i < count; i++, next++) await post(`10.${(next >> 16) & 255}.${(next >> 8) & 255}.${next & 255}`);
+    };
     // One address uses up its budget first.
     for (let i = 0; i < 5; i++) await post('192.0.2.1');
     assert.equal((await post('192.0.2.1')).statusCode, 429);
-    for (let i = 0; i < 100_000; i += 1) {
-      // A POST with no body: counted by the limiter, then refused by CSRF before any work.
-      await post(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    }
-    const entries = t.app.rateLimitEntries();
-    assert.ok(entries > 0 && entries <= RATE_LIMIT_CACHE, `limiter holds ${entries} entries`);
-    // The oldest address was forgotten to make room, so it starts afresh.
+    // With the memory just full (this address and RATE_LIMIT_CACHE - 1 others), it is still remembered...
+    await others(RATE_LIMIT_CACHE - 1);
+    assert.equal((await post('192.0.2.1')).statusCode, 429);
+    // ...and once as many new addresses again have come, it was forgotten to make room, so it starts afresh.
+    await others(RATE_LIMIT_CACHE);
     assert.equal((await post('192.0.2.1')).statusCode, 400);
+  });
+
+  const reworded: Array<[string, string[]]> = [
+    ['an IPv4 address with a port', ['8.8.8.8:1', '8.8.8.8:2', '8.8.8.8']],
+    ['an IPv6 address in brackets with a port', ['[2001:db8::1]:443', '[2001:db8::2]:80', '2001:db8::3']],
+  ];
+  for (const [what, forwarded] of reworded) {
+    test(`with a trusted proxy, ${what} is counted as the address itself, not as a new client`, async () => {
+      t = await startApp({ COMPANION_RATE_LIMIT_MAX: '2', COMPANION_TRUST_PROXY: '127.0.0.1' });
+      const proxy = new Client(t.app, '127.0.0.1');
+      for (let i = 0; i < 2; i++) assert.equal((await proxy.register({ ...FORM, github_handle: `r-${i}` }, { 'x-forwarded-for': forwarded[i]! })).statusCode, 303);
+      assert.equal((await proxy.register(FORM, { 'x-forwarded-for': forwarded[2]! })).statusCode, 429);
+      assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
+    });
+  }
+
+  test('with a trusted proxy, a forwarded value that is not an IP address (010.1.1.1) counts against the socket\'s address', async () => {
+    t = await startApp({ COMPANION_RATE_LIMIT_MAX: '2', COMPANION_TRUST_PROXY: '127.0.0.1' });
+    const proxy = new Client(t.app, '127.0.0.1');
+    assert.equal((await proxy.register({ ...FORM, github_handle: 's-1' }, { 'x-forwarded-for': '010.1.1.1' })).statusCode, 303);
+    assert.equal((await proxy.register({ ...FORM, github_handle: 's-2' }, { 'x-forwarded-for': 'not-an-address' })).statusCode, 303);
+    assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '010.1.1.2' })).statusCode, 429);
+    assert.equal((await proxy.register(FORM)).statusCode, 429);
+    assert.equal((await proxy.register(FORM, { 'x-forwarded-for': '192.0.2.2' })).statusCode, 303);
+  });
+
+  test('rate-limit keys: ports stripped, non-addresses refused, IPv6 grouped by /56, IPv4-mapped IPv6 as IPv4', async () => {
+    const { parseAddress, rateLimitKey } = await import('../src/http/rate-limit.js');
+    assert.equal(parseAddress('8.8.8.8:1'), '8.8.8.8');
+    assert.equal(parseAddress('[2001:db8::1]:443'), '2001:db8::1');
+    assert.equal(parseAddress('[2001:db8::1]'), '2001:db8::1');
+    for (const bad of ['010.1.1.1', '8.8.8.8:', '8.8.8.8:1:2', '1.2.3.4:99999', 'example.com:80', '[8.8.8.8]:1', '', undefined]) assert.equal(parseAddress(bad), null, String(bad));
+    const key = (ip: string, remoteAddress = '127.0.0.1') => rateLimitKey({ ip, socket: { remoteAddress } } as never);
+    assert.equal(key('2001:db8:0:1::5'), key('2001:db8:0:ff::9'));
+    assert.notEqual(key('2001:db8:0:1::5'), key('2001:db8:0:100::5'));
+    assert.equal(key('::ffff:8.8.8.8'), '8.8.8.8');
+    assert.equal(key('010.1.1.1', '192.0.2.77'), '192.0.2.77');
   });
 });
 
@@ -254,6 +303,35 @@ describe('routes and errors', () => {
     assert.match(response.body, /href="https:\/\/github.com\/example\/glow\/issues\/new"/);
   });
 
+  for (const url of ['/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2fpackage.json', '/static/a/..%2f..%2fpackage.json', '/static/.env', '/static/.well-known/x', '/static//styles.css']) {
+    test(`${url} answers the site's 404 page, not a refusal, and is not cached`, async () => {
+      t = await startApp();
+      const response = await t.app.inject(url);
+      assert.equal(response.statusCode, 404);
+      assert.match(response.body, /<h1>Page not found<\/h1>/);
+      assert.equal(response.headers['cache-control'], 'no-store');
+    });
+  }
+
+  test('under /static/, only an asset actually served may be cached; the error pages there, which carry the sign-out form, are no-store', async () => {
+    t = await startApp();
+    const client = new Client(t.app);
+    await client.signIn();
+    const missing = await client.get('/static/no-such-file.css');
+    assert.equal(missing.statusCode, 404);
+    assert.match(missing.body, /Sign out<\/button>/);
+    assert.equal(missing.headers['cache-control'], 'no-store');
+    const refused = await client.get('/static/..%2fpackage.json');
+    assert.equal(refused.statusCode, 404);
+    assert.equal(refused.headers['cache-control'], 'no-store');
+    const css = await client.get('/static/styles.css');
+    assert.equal(css.statusCode, 200);
+    assert.match(String(css.headers['cache-control']), /max-age=\d+/);
+    const revalidated = await client.get('/static/styles.css', { 'if-none-match': String(css.headers.etag) });
+    assert.equal(revalidated.statusCode, 304);
+    assert.notEqual(revalidated.headers['cache-control'], 'no-store');
+  });
+
   test('a path with broken percent-encoding gets the 400 page with every header, not the router\'s JSON', async () => {
     t = await startApp();
     for (const url of ['/%C3', '/%', '/dashboard%ZZ']) {
@@ -266,15 +344,43 @@ describe('routes and errors', () => {
     }
   });
 
-  for (const [method, url] of [['PUT', '/register'], ['DELETE', '/dashboard'], ['POST', '/healthz'], ['GET', '/logout'], ['PATCH', '/login']] as const) {
+  for (const [method, url, allow] of [
+    ['PUT', '/register', 'GET, HEAD, POST'],
+    ['DELETE', '/dashboard', 'GET, HEAD'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['GET', '/logout', 'POST'],
+    ['PATCH', '/login', 'GET, HEAD, POST'],
+    ['POST', '/register/success', 'GET, HEAD'],
+  ] as const) {
     test(`${method} ${url} is 405 with an Allow header`, async () => {
       t = await startApp();
       const response = await t.app.inject({ method, url });
       assert.equal(response.statusCode, 405);
-      assert.ok(response.headers.allow);
+      assert.equal(response.headers.allow, allow);
       assert.match(response.body, /<main id="main-content"/);
     });
   }
+
+  test('a newly added route gets its 405 with the right Allow, from the routes registered and no list kept by hand', async () => {
+    const app = Fastify();
+    try {
+      const methods = trackMethods(app);
+      app.get('/new-page', async () => 'page');
+      app.post('/new-page', async () => 'posted');
+      app.delete('/new-thing', async () => 'gone');
+      methods.answerOtherMethods();
+      app.setErrorHandler((error: HttpError, _request, reply) => reply.code(error.statusCode).headers(error.headers).send(error.reason));
+      const put = await app.inject({ method: 'PUT', url: '/new-page' });
+      assert.equal(put.statusCode, 405);
+      assert.equal(put.headers.allow, 'GET, HEAD, POST');
+      const get = await app.inject({ method: 'GET', url: '/new-thing' });
+      assert.equal(get.statusCode, 405);
+      assert.equal(get.headers.allow, 'DELETE');
+      assert.equal((await app.inject({ method: 'POST', url: '/new-page' })).body, 'posted');
+    } finally {
+      await app.close();
+    }
+  });
 
   test('a JSON body is refused (415) and a body over the limit is refused (413), writing nothing', async () => {
     t = await startApp();

@@ -16,8 +16,15 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PRELUDE = `
 import { parseRoster, type Roster, type Learner } from '../src/roster/contract.js';
 import { derivedFrom, perRequestValue } from '../src/lib/derived.js';
+import { renderToString, type AnonymousShellModel, type LoginModel, type RegisterModel, type ShellModel } from '../src/http/views.js';
+import type { FastifyInstance } from 'fastify';
 declare const roster: Roster;
 declare const learner: Learner;
+declare const app: FastifyInstance;
+declare const shell: AnonymousShellModel;
+declare const signedInShell: ShellModel;
+declare const login: LoginModel;
+declare const register: RegisterModel;
 `;
 
 /** Compiles each snippet as its own file beside the tests; returns each one's error codes. */
@@ -45,7 +52,8 @@ describe('immutability, checked by the compiler', () => {
       control: `
         const edited: Roster = { ...roster, learners: roster.learners.map((l) => ({ ...l, notes: 'x' })) };
         const cache = derivedFrom((l: Learner) => l.github_handle.length);
-        void edited; void cache; void parseRoster; void perRequestValue; void learner;`,
+        const page = derivedFrom((r: Roster) => renderToString(app, shell, { template: 'register', model: { ...register, csrfToken: r.learners.length ? 'slot' : 'none' } }));
+        void edited; void cache; void page; void parseRoster; void perRequestValue; void learner; void login;`,
       assignField: `learner.github_handle = 'aaron';`,
       assignThroughRoster: `roster.learners[0]!.github_handle = 'aaron';`,
       pushLearner: `roster.learners.push(learner);`,
@@ -55,6 +63,9 @@ describe('immutability, checked by the compiler', () => {
       unknownField: `learner['room'] = 'B';`,
       perRequestInCache: `derivedFrom((l: Learner) => ({ page: l.github_handle, token: perRequestValue('csrf') }));`,
       perRequestInList: `derivedFrom((l: Learner) => [perRequestValue(l.github_handle)]);`,
+      pageWithVisitorsToken: `derivedFrom((r: Roster) => renderToString(app, shell, { template: 'register', model: { ...register, csrfToken: perRequestValue(String(r.version)) } }));`,
+      signedInShell: `void renderToString(app, signedInShell, { template: 'success', model: { handle: null } });`,
+      signInPage: `derivedFrom((r: Roster) => renderToString(app, shell, { template: 'login', model: { ...login, next: String(r.version) } }));`,
     });
     assert.deepEqual(errors.get('control'), [], 'the control snippet should compile');
     for (const [name, codes] of errors) {

@@ -53,11 +53,22 @@ function typedHandle(typed: string): string {
   return s.startsWith('@') ? s.slice(1) : s;
 }
 
-/** A typed cohort when none are listed: trimmed, 1 to 40 of ASCII letters, digits, `-`, `_`, `.`. */
+/** A typed cohort when none are listed: trimmed, 1 to 40 of ASCII letters, digits, `-`, `_`, `.`, a letter or digit first. */
 function plainCohortRule(s: string): boolean {
   if (s.length < 1 || s.length > 40) return false;
+  if (!isLetter(s[0]!) && !isDigit(s[0]!)) return false;
   for (const c of s) if (!isLetter(c) && !isDigit(c) && c !== '-' && c !== '_' && c !== '.') return false;
   return true;
+}
+
+/**
+ * The cohort stored: with cohorts listed, the listed id equal to the one sent,
+ * or else the first equal to it ignoring case; with none listed, the typed id
+ * in lower case. Null when it must be refused.
+ */
+function storedCohort(sent: string, listed: readonly string[]): string | null {
+  if (listed.length > 0) return listed.find((id) => id === sent) ?? listed.find((id) => id.toLowerCase() === sent.toLowerCase()) ?? null;
+  return plainCohortRule(sent) ? sent.toLowerCase() : null;
 }
 
 /** What a client's encoder does to text it cannot encode: a lone surrogate becomes U+FFFD. */
@@ -91,8 +102,8 @@ function expectedRegistration(entries: Entries, realToken: string, listed: reado
   if (handles.length > 1 || cohorts.length > 1 || paths.length > 1) return null;
   const handle = typedHandle(handles[0] ?? '');
   if (!plainUsernameRule(handle)) return null;
-  const cohort = (cohorts[0] ?? '').trim();
-  if (listed.length > 0 ? !listed.includes(cohort) : !plainCohortRule(cohort)) return null;
+  const cohort = storedCohort((cohorts[0] ?? '').trim(), listed);
+  if (cohort === null) return null;
   const path = (paths[0] ?? '') === '' ? 'day1-day2' : paths[0]!;
   if (path !== 'day1-day2' && path !== 'day2-only') return null;
   return { handle, cohort, path };

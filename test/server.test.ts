@@ -15,10 +15,10 @@ after(async () => cleanup());
 const BASE_ENV = { COMPANION_SECURE_COOKIES: '0', COMPANION_FACILITATOR_TOKEN: 'server-test-token', COMPANION_RATE_LIMIT_MAX: '100000' };
 
 describe('the server process', () => {
-  for (const [name, value] of [['PORT', '99999'], ['COMPANION_RATE_LIMIT_MAX', 'lots'], ['COMPANION_SECURE_COOKIES', 'maybe']] as const) {
+  for (const [name, value] of [['PORT', '99999'], ['COMPANION_RATE_LIMIT_MAX', 'lots'], ['COMPANION_SECURE_COOKIES', 'maybe'], ['COMPANION_FACILITATOR_TOKEN', ' ']] as const) {
     test(`refuses to start when ${name} is malformed, naming it`, async () => {
       const { code, output } = await runUntilExit({ [name]: value });
-      assert.notEqual(code, 0);
+      assert.equal(code, 2);
       assert.match(output, new RegExp(`configuration error: ${name}`));
     });
   }

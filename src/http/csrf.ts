@@ -10,19 +10,18 @@
  *    as a preHandler (the token is in the parsed body). A failure reaches the
  *    error handler, which answers with the 400 page.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyCsrf from '@fastify/csrf-protection';
 import { HttpError } from './errors.js';
+import { perRequestValue, type PerRequest } from '../lib/derived.js';
+import { field, formFields } from './fields.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function registerCsrf(app: FastifyInstance): Promise<void> {
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/secure-session',
-    getToken: (request: FastifyRequest) => {
-      const token = (request.body as Record<string, unknown> | undefined)?.csrf_token;
-      return typeof token === 'string' ? token : '';
-    },
+    getToken: (request: FastifyRequest) => field(formFields(request), 'csrf_token') ?? '',
   });
 }
 
@@ -49,7 +48,12 @@ export function registerCrossSiteGuard(app: FastifyInstance): void {
     const reason = crossSiteReason(request);
     if (reason !== null) {
       request.log.warn({ reason }, 'cross-site request refused');
-      throw new HttpError(403, 'cross-site');
+      throw new HttpError('cross-site');
     }
   });
+}
+
+/** This visitor's CSRF token for a form: a per-request value, never cached across visitors. */
+export function csrfToken(reply: FastifyReply): PerRequest<string> {
+  return perRequestValue(reply.generateCsrf());
 }

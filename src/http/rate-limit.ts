@@ -1,63 +1,56 @@
 /**
  * Best-effort per-address rate limiting of the registration and sign-in POSTs
- * (@fastify/rate-limit, in memory, bounded by an LRU of addresses). The
- * address is the socket's unless COMPANION_TRUST_PROXY names the proxy.
+ * (@fastify/rate-limit with its own in-memory store, bounded through its
+ * public `cache` option: each limited route remembers at most
+ * RATE_LIMIT_CACHE addresses, the least recently seen forgotten first).
+ *
+ * The address is the socket's unless COMPANION_TRUST_PROXY names the proxy;
+ * then it is the forwarded client address, parsed: a port is stripped, and a
+ * value that is not an IP address at all falls back to the socket's, so a
+ * client cannot make itself new budgets by rewording its address
+ * (`8.8.8.8:1`, `010.1.1.1`). IPv6 addresses are grouped by their /56
+ * prefix, so one network cannot dodge the limit by rotating addresses.
  */
-import { createRequire } from 'node:module';
-import type { FastifyInstance } from 'fastify';
-import fastifyRateLimit from '@fastify/rate-limit';
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { Config } from '../config.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** How many addresses the rate limiter currently remembers. */
-    rateLimitEntries: () => number;
-  }
-}
-
-interface StoreParams {
-  continueExceeding: boolean;
-  exponentialBackoff: boolean;
-}
-interface LocalStoreInstance {
-  lru: { size: number };
-}
-type LocalStoreClass = new (continueExceeding: boolean, exponentialBackoff: boolean, cache: number) => LocalStoreInstance;
-// The plugin's own in-memory store, used as it is; subclassed only to size it and to count its entries.
-const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore.js') as LocalStoreClass;
 
 /** How many addresses the limiter remembers at most per route; the oldest are forgotten first. */
 export const RATE_LIMIT_CACHE = 10_000;
 
+/** IPv6 clients are counted per /56, the smallest block commonly given to one customer. */
+export const IPV6_PREFIX = 56;
+
+/** An IP address from `a.b.c.d`, `a.b.c.d:port`, `addr6`, `[addr6]` or `[addr6]:port`; null for anything else. */
+export function parseAddress(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  if (isIP(raw) !== 0) return raw;
+  const match = /^(?:([0-9.]+)|\[([^\]]+)\])(?::(\d{1,5}))?$/.exec(raw);
+  if (match === null || Number(match[3] ?? 0) > 65_535) return null;
+  const [, v4, v6] = match;
+  if (v4 !== undefined) return match[3] !== undefined && isIP(v4) === 4 ? v4 : null;
+  return v6 !== undefined && isIP(v6) === 6 ? v6 : null;
+}
+
+/** The rate-limit key: the client's parsed address (else the socket's), IPv6 reduced to its /56. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const address = parseAddress(request.ip) ?? parseAddress(request.socket.remoteAddress) ?? 'unknown';
+  return normalizeIP(address, IPV6_PREFIX);
+}
+
 export async function registerRateLimit(app: FastifyInstance, config: Config): Promise<void> {
-  // The plugin gives each limited route a child of this store; each child is bounded too.
-  const stores: LocalStoreInstance[] = [];
-  class BoundedStore extends LocalStore {
-    constructor(params: StoreParams) {
-      super(params.continueExceeding, params.exponentialBackoff, RATE_LIMIT_CACHE);
-      stores.push(this);
-    }
-    child(params: StoreParams): BoundedStore {
-      return new BoundedStore(params);
-    }
-  }
-  app.decorate('rateLimitEntries', () => stores.reduce((sum, store) => sum + store.lru.size, 0));
   await app.register(fastifyRateLimit, {
     global: false,
-    max: config.rateLimitMax,
-    timeWindow: config.rateLimitWindowSeconds * 1000,
-    store: BoundedStore as never,
-    // The plugin's own key: request.ip (the socket's address unless a trusted
-    // proxy is configured), with IPv6 addresses grouped by their /56 prefix so
-    // one network cannot dodge the limit by rotating addresses.
-    ipv6Subnet: 56,
-    onExceeded: (request) => {
-      request.log.warn({ ip: request.ip, route: request.routeOptions.url }, 'rate limit reached: request refused');
+    ...rateLimited(config).rateLimit,
+    keyGenerator: rateLimitKey,
+    onExceeded: (request, key) => {
+      request.log.warn({ ip: request.ip, key, route: request.routeOptions.url }, 'rate limit reached: request refused');
     },
   });
 }
 
-/** Route options that put a POST route under the limit. */
+/** Route options that put a POST route under the limit, with its own bounded memory of addresses. */
 export function rateLimited(config: Config) {
-  return { rateLimit: { max: config.rateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000 } };
+  return { rateLimit: { max: config.rateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000, cache: RATE_LIMIT_CACHE } };
 }

@@ -37,8 +37,18 @@ export async function registerSecurityHeaders(app: FastifyInstance, config: Conf
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('permissions-policy', PERMISSIONS_POLICY);
   });
-  // Every dynamic response may carry a CSRF token or roster data: none is stored by any cache.
+  // Every page may carry a CSRF token, a sign-out form or roster data: none is stored by any cache.
+  // Only a static asset actually served may be cached; an error page under /static/ is a page like any other.
   app.addHook('onSend', async (request, reply) => {
-    if (!request.url.startsWith('/static/')) reply.header('cache-control', 'no-store');
+    if (!isStaticAsset(request.routeOptions.url, reply.statusCode)) reply.header('cache-control', 'no-store');
   });
+}
+
+/** Where the static assets (public/) are served. */
+export const STATIC_PREFIX = '/static/';
+const STATIC_ROUTE = `${STATIC_PREFIX}*`;
+const ASSET_STATUSES = new Set([200, 206, 304]);
+
+function isStaticAsset(route: string | undefined, statusCode: number): boolean {
+  return route === STATIC_ROUTE && ASSET_STATUSES.has(statusCode);
 }

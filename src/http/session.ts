@@ -2,7 +2,9 @@
  * Sessions: an encrypted, signed cookie (@fastify/secure-session), holding
  * the CSRF secret for every visitor and, once signed in, the facilitator's
  * sign-in record. Nothing is stored on the server except the short list of
- * signed-out sessions, kept only until they would have expired anyway.
+ * signed-out sessions, kept beside the roster (so that every process sharing
+ * it honours a sign-out, after a restart too) only until they would have
+ * expired anyway.
  *
  * A facilitator session ends when it has been idle too long, when it reaches
  * its absolute lifetime, when the facilitator token changes, or at sign-out.
@@ -11,8 +13,9 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifySecureSession from '@fastify/secure-session';
 import type { Config } from '../config.js';
+import { SignedOutList } from './signed-out.js';
 
-interface FacilitatorRecord {
+export interface FacilitatorRecord {
   /** Session id, to refuse a signed-out cookie. */
   sid: string;
   /** Signed in at (ms). */
@@ -23,13 +26,6 @@ interface FacilitatorRecord {
   token: string;
 }
 
-declare module '@fastify/secure-session' {
-  interface SessionData {
-    _csrf: string;
-    facilitator: FacilitatorRecord;
-  }
-}
-
 export type FacilitatorState = 'signed-in' | 'anonymous' | 'expired';
 
 export class FacilitatorSessions {
@@ -37,9 +33,10 @@ export class FacilitatorSessions {
   private readonly tokenId: string;
   private readonly idleMs: number;
   private readonly maxMs: number;
-  private readonly signedOut = new Map<string, number>();
+  private readonly signedOut: SignedOutList;
 
   constructor(private readonly config: Config, private readonly now: () => number = Date.now) {
+    this.signedOut = SignedOutList.besideRoster(config.rosterPath, now);
     this.hmacKey = randomBytes(32);
     this.tokenId = createHmac('sha256', sessionKey(config)).update(`facilitator-token:${config.facilitatorToken}`).digest('base64url');
     this.idleMs = config.sessionIdleMinutes * 60_000;
@@ -68,27 +65,27 @@ export class FacilitatorSessions {
     request.session.set('facilitator', { sid: randomBytes(16).toString('base64url'), since: now, seen: now, token: this.tokenId });
   }
 
-  /** Ends the session; its cookie is refused from now on, even if replayed. */
-  signOut(request: FastifyRequest): void {
+  /**
+   * Ends the session; its cookie is refused from now on, even if replayed,
+   * by this process and every other one sharing the roster.
+   */
+  async signOut(request: FastifyRequest): Promise<void> {
     const record = request.session.get('facilitator');
-    if (record) {
-      this.prune();
-      this.signedOut.set(record.sid, record.since + this.maxMs);
-    }
     request.session.delete();
+    if (record && typeof record.sid === 'string') await this.signedOut.add(record.sid, record.since + this.maxMs);
   }
 
   /** Checks the session, ending it if it is no longer valid; refreshes the idle timer. */
-  check(request: FastifyRequest): FacilitatorState {
+  async check(request: FastifyRequest): Promise<FacilitatorState> {
     const record = request.session.get('facilitator');
     if (!record || typeof record !== 'object') return 'anonymous';
     const now = this.now();
     const valid =
       this.configured &&
       record.token === this.tokenId &&
-      !this.signedOut.has(record.sid) &&
       now - record.since < this.maxMs &&
-      now - record.seen < this.idleMs;
+      now - record.seen < this.idleMs &&
+      !(await this.signedOut.has(record.sid));
     if (!valid) {
       // Forget the sign-in but keep the CSRF secret, so the form being sent still works.
       request.session.set('facilitator', undefined);
@@ -97,16 +94,6 @@ export class FacilitatorSessions {
     // Refresh at most once a minute, so most responses need no new cookie.
     if (now - record.seen >= 60_000) request.session.set('facilitator', { ...record, seen: now });
     return 'signed-in';
-  }
-
-  /** How many signed-out sessions are remembered (for tests). */
-  get signedOutCount(): number {
-    return this.signedOut.size;
-  }
-
-  private prune(): void {
-    const now = this.now();
-    for (const [sid, until] of this.signedOut) if (until <= now) this.signedOut.delete(sid);
   }
 }
 
@@ -139,16 +126,16 @@ export function isFacilitator(request: FastifyRequest): boolean {
   return request.facilitator === 'signed-in';
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    facilitator: FacilitatorState;
-  }
-}
-
-/** Resolves the facilitator state once per request, before any route runs. */
+/**
+ * Resolves the facilitator state once per request, as soon as the session
+ * cookie is decoded (secure-session does that in its own onRequest hook, so
+ * this must be registered right after it): every page, an error page from a
+ * later onRequest hook, the body parser or the rate limiter included, then
+ * shows the header that matches who is signed in.
+ */
 export function decorateFacilitator(app: FastifyInstance, sessions: FacilitatorSessions): void {
   app.decorateRequest('facilitator', 'anonymous');
-  app.addHook('preHandler', async (request: FastifyRequest, _reply: FastifyReply) => {
-    request.facilitator = sessions.check(request);
+  app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
+    request.facilitator = await sessions.check(request);
   });
 }

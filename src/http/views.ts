@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyView from '@fastify/view';
 import nunjucks from 'nunjucks';
+import type { PerRequest, Shareable } from '../lib/derived.js';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
 
@@ -27,9 +28,12 @@ export interface ShellModel {
   section: Section;
   signedIn: boolean;
   /** For the sign-out form, present on signed-in pages. */
-  csrfToken: string | null;
+  csrfToken: PerRequest<string> | null;
   helpUrl: string | null;
 }
+
+/** The shell as seen by someone not signed in: no sign-out form, so nothing per visitor. */
+export type AnonymousShellModel = ShellModel & { signedIn: false; csrfToken: null };
 
 export interface FieldError {
   field: string;
@@ -62,9 +66,10 @@ export interface RadioGroupModel {
   options: RadioOptionModel[];
 }
 
-export interface RegisterModel {
+/** `Token`: a visitor's own token, or a placeholder in a page rendered once for everyone. */
+export interface RegisterModel<Token extends string = string> {
   errors: FieldError[];
-  csrfToken: string;
+  csrfToken: Token;
   handle: TextFieldModel;
   cohort: { kind: 'choice'; group: RadioGroupModel } | { kind: 'text'; field: TextFieldModel };
   path: RadioGroupModel;
@@ -77,7 +82,7 @@ export interface SuccessModel {
 export interface LoginModel {
   errors: FieldError[];
   configured: boolean;
-  csrfToken: string;
+  csrfToken: PerRequest<string>;
   next: string | null;
   notice: string | null;
   token: TextFieldModel;
@@ -102,7 +107,10 @@ export interface DashboardRow {
 }
 
 export interface DashboardModel {
+  /** The page's title and h1: names the cohort shown. */
   title: string;
+  /** Said under the h1 when the filter asked for a cohort that is not there. */
+  notice: string | null;
   intro: string;
   caption: string;
   emptyMessage: string;
@@ -179,7 +187,13 @@ export function render(reply: FastifyReply, statusCode: number, shell: ShellMode
   return reply.view(page.template, { shell, ...page.model });
 }
 
-/** Renders a page in the site shell to a string, outside any request. */
-export function renderToString(app: FastifyInstance, shell: ShellModel, page: Page): Promise<string> {
-  return app.view(page.template, { shell, ...page.model });
+/**
+ * Renders a page in the site shell to a string, outside any request. A page
+ * holding a per-request value (a visitor's token) gives a per-request string,
+ * which no shared cache accepts.
+ */
+export function renderToString<P extends Page>(app: FastifyInstance, shell: AnonymousShellModel, page: P): Promise<Rendered<P>> {
+  return app.view(page.template, { shell, ...page.model }) as Promise<Rendered<P>>;
 }
+
+type Rendered<P> = [P] extends [Shareable<P>] ? string : PerRequest<string>;

@@ -1,19 +1,41 @@
-/** Facilitator sign-in and sign-out. */
+/**
+ * Facilitator sign-in and sign-out, the guard that sends anonymous visitors
+ * here, and the sign-in URL's format (`next`, and the `expired` and
+ * `signed_out` notices).
+ */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { FacilitatorSessions } from '../http/session.js';
+import { csrfToken } from '../http/csrf.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { safeLocalPath } from '../http/redirects.js';
 import { shellFor } from '../http/shell.js';
 import { render, textField, type FieldError } from '../http/views.js';
-import { asForm, field } from './forms.js';
+import { field, formFields, queryFields } from '../http/fields.js';
+import type { AppContext } from './context.js';
 
 export const WRONG_TOKEN = 'That facilitator access token was not recognized.';
 const TOKEN_HINT = 'Your workshop lead gives facilitators this token. You can paste it.';
 
-const NOTICES: Record<string, string> = {
+const NOTICES = {
   signed_out: 'You have signed out.',
   expired: 'Your session has ended. Sign in again to continue.',
-};
+} as const;
+type Notice = keyof typeof NOTICES;
+
+/** The sign-in page's address, with a notice to show and a local path to go back to afterwards. */
+export function signInUrl(notice: Notice | null, next: string | null = null): string {
+  const query = new URLSearchParams();
+  if (notice !== null) query.set(notice, '1');
+  if (next !== null) query.set('next', next);
+  const text = query.toString();
+  return text === '' ? '/login' : `/login?${text}`;
+}
+
+/** preHandler: anonymous visitors go to sign-in, coming back here afterwards. */
+export async function requireFacilitator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.facilitator !== 'signed-in') {
+    await reply.redirect(signInUrl(request.facilitator === 'expired' ? 'expired' : null, request.url), 303);
+  }
+}
 
 interface LoginView {
   status: number;
@@ -22,14 +44,14 @@ interface LoginView {
   errors: FieldError[];
 }
 
-function renderLogin(request: FastifyRequest, reply: FastifyReply, sessions: FacilitatorSessions, view: LoginView) {
+function renderLogin({ config, sessions }: AppContext, request: FastifyRequest, reply: FastifyReply, view: LoginView) {
   const error = view.errors[0]?.message ?? null;
-  return render(reply, view.status, shellFor(request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
+  return render(reply, view.status, shellFor(config, request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
     template: 'login',
     model: {
       errors: view.errors,
       configured: sessions.configured,
-      csrfToken: reply.generateCsrf(),
+      csrfToken: csrfToken(reply),
       next: view.next,
       notice: view.notice,
       // The token is never sent back into the page.
@@ -38,30 +60,31 @@ function renderLogin(request: FastifyRequest, reply: FastifyReply, sessions: Fac
   });
 }
 
-export function authRoutes(app: FastifyInstance, sessions: FacilitatorSessions): void {
+export function authRoutes(app: FastifyInstance, context: AppContext): void {
+  const { config, sessions } = context;
   app.get('/login', async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    const next = safeLocalPath(query.next);
+    const query = queryFields(request);
+    const next = safeLocalPath(field(query, 'next'));
     if (request.facilitator === 'signed-in') return reply.redirect(next ?? '/dashboard', 303);
-    const noticeKey = Object.keys(NOTICES).find((key) => query[key] === '1');
-    const notice = request.facilitator === 'expired' ? NOTICES.expired! : noticeKey !== undefined ? NOTICES[noticeKey]! : null;
-    return renderLogin(request, reply, sessions, { status: 200, next, notice, errors: [] });
+    const noticeKey = (Object.keys(NOTICES) as Notice[]).find((key) => field(query, key) === '1');
+    const notice = request.facilitator === 'expired' ? NOTICES.expired : noticeKey !== undefined ? NOTICES[noticeKey] : null;
+    return renderLogin(context, request, reply, { status: 200, next, notice, errors: [] });
   });
 
-  app.post('/login', { config: rateLimited(app.config), preHandler: app.csrfProtection }, async (request, reply) => {
-    const form = asForm(request.body);
-    const next = safeLocalPath(form.next);
+  app.post('/login', { config: rateLimited(config), preHandler: app.csrfProtection }, async (request, reply) => {
+    const form = formFields(request);
+    const next = safeLocalPath(field(form, 'next'));
     if (!sessions.configured) {
       request.log.warn('facilitator sign-in refused: no facilitator token is configured');
-      return renderLogin(request, reply, sessions, { status: 403, next, notice: null, errors: [] });
+      return renderLogin(context, request, reply, { status: 403, next, notice: null, errors: [] });
     }
     const token = field(form, 'token');
     if (token === null || token === '') {
-      return renderLogin(request, reply, sessions, { status: 400, next, notice: null, errors: [{ field: 'token', message: 'Enter the facilitator access token' }] });
+      return renderLogin(context, request, reply, { status: 400, next, notice: null, errors: [{ field: 'token', message: 'Enter the facilitator access token' }] });
     }
     if (!sessions.tokenMatches(token)) {
       request.log.warn({ ip: request.ip }, 'facilitator sign-in failed');
-      return renderLogin(request, reply, sessions, { status: 401, next, notice: null, errors: [{ field: 'token', message: WRONG_TOKEN }] });
+      return renderLogin(context, request, reply, { status: 401, next, notice: null, errors: [{ field: 'token', message: WRONG_TOKEN }] });
     }
     sessions.signIn(request);
     request.log.info({ ip: request.ip }, 'facilitator signed in');
@@ -70,7 +93,7 @@ export function authRoutes(app: FastifyInstance, sessions: FacilitatorSessions):
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     if (request.facilitator === 'signed-in') request.log.info('facilitator signed out');
-    sessions.signOut(request);
-    return reply.redirect('/login?signed_out=1', 303);
+    await sessions.signOut(request);
+    return reply.redirect(signInUrl('signed_out'), 303);
   });
 }

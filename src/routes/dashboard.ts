@@ -1,8 +1,9 @@
 /** The facilitator cohort dashboard and the redacted roster.json. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   PROVISION_STATES,
   STATUSES,
+  cohortLabel,
   isLinkableRepo,
   learnerPath,
   learnerProvisionState,
@@ -14,11 +15,13 @@ import {
   type Roster,
 } from '../roster/contract.js';
 import { sortedLearners } from '../roster/incremental.js';
-import type { RosterStore } from '../roster/store.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
 import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
 import { timeModel } from './time.js';
+import type { AppContext } from './context.js';
+import { requireFacilitator } from './auth.js';
+import { field, queryFields } from '../http/fields.js';
 
 const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
 const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
@@ -29,14 +32,6 @@ const STATUS_LABELS = {
   'day2-released': 'Day 2 released',
   'needs-info': 'Needs information',
 } as const;
-
-/** preHandler: anonymous visitors go to sign-in, coming back here afterwards. */
-export async function requireFacilitator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (request.facilitator !== 'signed-in') {
-    const expired = request.facilitator === 'expired' ? 'expired=1&' : '';
-    await reply.redirect(`/login?${expired}next=${encodeURIComponent(request.url)}`, 303);
-  }
-}
 
 function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
@@ -66,10 +61,26 @@ function buildRow(learner: Learner): DashboardRow {
   };
 }
 
-export function dashboardModel(roster: Roster, cohortFilter: string | null): DashboardModel {
-  const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c.label?.trim() || c.cohort_id]));
+/** Longest part of an unknown cohort shown back in the notice. */
+const SHOWN_COHORT_MAX = 60;
+
+/** What the filter asked for, said back when it is not a cohort of this roster. */
+function unknownCohortNotice(requested: string | null): string {
+  if (requested === null) return 'Choose one cohort at a time. Showing all cohorts.';
+  const shownCohort = requested.length > SHOWN_COHORT_MAX ? `${requested.slice(0, SHOWN_COHORT_MAX)}...` : requested;
+  return `There is no cohort "${shownCohort}". Showing all cohorts.`;
+}
+
+/**
+ * The dashboard for the cohort requested by the filter: '' for all cohorts,
+ * null when the filter was sent more than once. A cohort this roster does
+ * not have shows all cohorts, and says so.
+ */
+export function dashboardModel(roster: Roster, requested: string | null): DashboardModel {
+  const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
-  const selected = cohortFilter !== null && labels.has(cohortFilter) ? cohortFilter : null;
+  const selected = requested !== null && labels.has(requested) ? requested : null;
+  const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
 
   const provisionCounts = new Map<string, number>(PROVISION_STATES.map((s) => [s, 0]));
@@ -83,6 +94,7 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
   const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
   return {
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
+    notice,
     intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress as the workshop automation last recorded them. It shows ${plural(learners.length, 'learner', 'learners')}.`,
     caption: `Learners in ${scope} (${plural(learners.length, 'learner', 'learners')})`,
     emptyMessage: selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.',
@@ -100,11 +112,10 @@ export function dashboardModel(roster: Roster, cohortFilter: string | null): Das
   };
 }
 
-export function dashboardRoutes(app: FastifyInstance, store: RosterStore): void {
+export function dashboardRoutes(app: FastifyInstance, { config, store }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const raw = (request.query as Record<string, unknown>).cohort;
-    const model = dashboardModel(await store.read(), typeof raw === 'string' && raw !== '' ? raw : null);
-    return render(reply, 200, shellFor(request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
+    const model = dashboardModel(await store.read(), field(queryFields(request), 'cohort'));
+    return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
   });
 
   app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {

@@ -1,0 +1,10 @@
+/** What every route module is given: the one way routes reach configuration, the roster and sessions. */
+import type { Config } from '../config.js';
+import type { FacilitatorSessions } from '../http/session.js';
+import type { RosterStore } from '../roster/store.js';
+
+export interface AppContext {
+  readonly config: Config;
+  readonly store: RosterStore;
+  readonly sessions: FacilitatorSessions;
+}
