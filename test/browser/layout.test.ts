@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DESKTOP, NARROW, applyTextSpacing, newContext } from './helpers/audits.js';
-import { TOKEN, exampleRoster, launchBrowser, screenshotDir, startServer, writeRoster, type Server } from './helpers/env.js';
+import { EMPTY_ROSTER, TOKEN, exampleRoster, launchBrowser, screenshotDir, startServer, writeRoster, type RosterFile, type Server } from './helpers/env.js';
 
 /** Clicks a submit button and waits for the page that answers. */
 async function submit(page: Page, name: string): Promise<void> {
@@ -27,7 +27,6 @@ describe('layout findings of the accessibility review', () => {
   before(async () => {
     browser = await launchBrowser();
     server = await startServer();
-    await writeRoster(server.rosterPath, await exampleRoster());
     shots = await screenshotDir('layout');
   });
 
@@ -46,6 +45,7 @@ describe('layout findings of the accessibility review', () => {
   }
 
   test('at 320 px with text spacing, a five-digit summary count stays on one line and its label wraps instead', async () => {
+    await writeRoster(server.rosterPath, await exampleRoster());
     await withPage({}, async (page) => {
       await page.goto(`${server.base}/login`);
       await page.locator('#token').fill(TOKEN);
@@ -89,4 +89,97 @@ describe('layout findings of the accessibility review', () => {
       }
     });
   });
+
+  /**
+   * Follows each error-summary link by keyboard, with script off as in the
+   * keyboard journeys, and checks that the field has focus and that its label
+   * (or its group's legend), hint and error message are in the window with it.
+   */
+  async function followSummaryLinks(page: Page, where: string): Promise<string[]> {
+    const problems: string[] = [];
+    const links = await page.locator('.error-summary a').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+    assert.ok(links.length > 0, `${where}: the page has no error-summary links`);
+    for (const href of links) {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.locator(`.error-summary a[href="${href}"]`).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((id) => document.activeElement?.id === id, href.slice(1), { timeout: 2_000 }).catch(() => undefined);
+      const seen = await page.evaluate((id) => {
+        const field = document.getElementById(id);
+        if (!field) return null;
+        const label = field.closest('fieldset')?.querySelector('legend') ?? document.querySelector(`label[for="${id}"]`);
+        return {
+          focus: document.activeElement?.id ?? '',
+          label: (label?.textContent ?? '').trim(),
+          labelTop: label?.getBoundingClientRect().top ?? Number.NaN,
+          fieldBottom: field.getBoundingClientRect().bottom,
+          height: window.innerHeight,
+        };
+      }, href.slice(1));
+      if (!seen) {
+        problems.push(`${where}: ${href} does not exist`);
+        continue;
+      }
+      if (seen.focus !== href.slice(1)) problems.push(`${where}: following ${href} put focus on "${seen.focus}"`);
+      if (!(seen.labelTop >= 0)) problems.push(`${where}: following ${href} leaves its label "${seen.label}" above the window (its top is at ${Math.round(seen.labelTop)} px)`);
+      if (seen.fieldBottom > seen.height) problems.push(`${where}: following ${href} leaves the field below the window (its bottom is at ${Math.round(seen.fieldBottom)} px of ${seen.height})`);
+    }
+    return problems;
+  }
+
+  const FORMS: Array<{ name: string; roster: () => Promise<RosterFile>; open: (page: Page) => Promise<void> }> = [
+    {
+      name: 'registration, cohorts listed',
+      roster: exampleRoster,
+      open: async (page) => {
+        await page.goto(`${server.base}/register`);
+        // Every field in error: no username, no cohort, a path no radio offers.
+        await page.locator('#path').evaluate((el) => {
+          (el as HTMLInputElement).value = 'weekend';
+          (el as HTMLInputElement).checked = true;
+        });
+        await submit(page, 'Register');
+      },
+    },
+    {
+      name: 'registration, cohort typed',
+      roster: async () => EMPTY_ROSTER,
+      open: async (page) => {
+        await page.goto(`${server.base}/register`);
+        await page.locator('#cohort_id').fill('spring 2026!');
+        await submit(page, 'Register');
+      },
+    },
+    {
+      name: 'sign-in',
+      roster: async () => EMPTY_ROSTER,
+      open: async (page) => {
+        await page.goto(`${server.base}/login`);
+        await page.locator('#token').fill('not-the-token');
+        await submit(page, 'Sign in');
+      },
+    },
+  ];
+
+  for (const form of FORMS) {
+    test(`${form.name}: following an error-summary link keeps the field's label, hint and error in view at 1024 px, at 320 px, and at 320 px with text spacing`, async () => {
+      await writeRoster(server.rosterPath, await form.roster());
+      const problems: string[] = [];
+      await withPage({ javaScriptEnabled: false }, async (page) => {
+        await form.open(page);
+        problems.push(...(await followSummaryLinks(page, '1024 px')));
+        await page.setViewportSize(NARROW);
+        problems.push(...(await followSummaryLinks(page, '320 px')));
+        const remove = await applyTextSpacing(page);
+        try {
+          problems.push(...(await followSummaryLinks(page, '320 px with text spacing')));
+          await page.screenshot({ path: path.join(shots, `summary-link-${form.name.replace(/\W+/g, '-')}-320px.png`) });
+        } finally {
+          await remove();
+        }
+        await page.setViewportSize(DESKTOP);
+      });
+      assert.deepEqual(problems, []);
+    });
+  }
 });
