@@ -182,4 +182,54 @@ describe('layout findings of the accessibility review', () => {
       assert.deepEqual(problems, []);
     });
   }
+
+  test('in forced colours every error message shows its "Error:" prefix, so it cannot be taken for a label', async () => {
+    await writeRoster(server.rosterPath, await exampleRoster());
+    await withPage({ javaScriptEnabled: false }, async (page) => {
+      await page.goto(`${server.base}/register`);
+      await page.locator('#path').evaluate((el) => {
+        (el as HTMLInputElement).value = 'weekend';
+        (el as HTMLInputElement).checked = true;
+      });
+      await submit(page, 'Register');
+      await page.emulateMedia({ forcedColors: 'active' });
+      assert.equal(await page.evaluate(() => matchMedia('(forced-colors: active)').matches), true, 'forced colours are active');
+      await page.locator('.form-group-error').first().screenshot({ path: path.join(shots, 'error-message-forced-colours.png') });
+      const prefixes = await page.locator('.error-message').evaluateAll((messages) =>
+        messages.map((message) => {
+          // In the window, where what covers it can be seen.
+          message.scrollIntoView({ block: 'center' });
+          const walker = document.createTreeWalker(message, NodeFilter.SHOW_TEXT);
+          let node: Node | null = walker.nextNode();
+          while (node && !(node.textContent ?? '').includes('Error:')) node = walker.nextNode();
+          if (!node) return { id: message.id, problem: 'has no "Error:" text' };
+          const range = document.createRange();
+          const start = node.textContent!.indexOf('Error:');
+          range.setStart(node, start);
+          range.setEnd(node, start + 'Error:'.length);
+          const box = range.getBoundingClientRect();
+          const fontSize = parseFloat(getComputedStyle(node.parentElement!).fontSize);
+          if (box.width < fontSize * 2 || box.height < fontSize * 0.8) return { id: message.id, problem: `is drawn ${box.width} by ${box.height} px` };
+          // Clipped by itself or by anything between it and the message: a clip path, a clip rectangle, or a box smaller than the text with its overflow hidden.
+          for (let el: Element | null = node.parentElement; el && el !== message.parentElement; el = el.parentElement) {
+            const style = getComputedStyle(el);
+            const rect = el.getBoundingClientRect();
+            const hides = ['hidden', 'clip'].includes(style.overflowX) || ['hidden', 'clip'].includes(style.overflowY);
+            const inside = rect.left <= box.left + 0.5 && rect.right >= box.right - 0.5 && rect.top <= box.top + 0.5 && rect.bottom >= box.bottom - 0.5;
+            if (style.clipPath !== 'none' || (style.clip !== 'auto' && style.position === 'absolute') || (hides && !inside) || style.visibility === 'hidden' || Number(style.opacity) === 0) {
+              return { id: message.id, problem: `is hidden by <${el.tagName.toLowerCase()} class="${String(el.className)}">` };
+            }
+          }
+          const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+          if (!hit || !(hit === node.parentElement || node.parentElement!.contains(hit))) return { id: message.id, problem: `is covered by ${hit?.tagName ?? 'nothing'}` };
+          return { id: message.id, problem: '' };
+        }),
+      );
+      assert.equal(prefixes.length, 3, 'the page shows three error messages');
+      assert.deepEqual(
+        prefixes.filter((p) => p.problem !== '').map((p) => `the "Error:" prefix of #${p.id} ${p.problem}`),
+        [],
+      );
+    });
+  });
 });
