@@ -86,6 +86,44 @@ function namingProblems(html: string): string[] {
   return problems;
 }
 
+describe('the navigation marks only the page you are on', () => {
+  test('the registration page marks Register, and no other link', async () => {
+    t = await withRoster();
+    const page = await new Client(t.app).get('/register');
+    assert.deepEqual(currentLinks(page.body), ['Register (page)']);
+  });
+
+  test('the success page is not the registration page: no link is marked as the current page', async () => {
+    t = await withRoster();
+    const client = new Client(t.app);
+    const response = await client.register({ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    assert.equal(response.statusCode, 303);
+    const page = await client.get(response.headers.location as string);
+    assert.equal(h1Of(page.body)[0], 'Registration received');
+    assert.deepEqual(currentLinks(page.body), []);
+  });
+
+  test('the registration page with errors still marks Register', async () => {
+    t = await withRoster();
+    const page = await new Client(t.app).register({});
+    assert.equal(page.statusCode, 400);
+    assert.deepEqual(currentLinks(page.body), ['Register (page)']);
+  });
+
+  test('the sign-in page marks Facilitator sign-in, and the dashboard marks Cohort dashboard', async () => {
+    t = await withRoster();
+    const client = new Client(t.app);
+    assert.deepEqual(currentLinks((await client.get('/login')).body), ['Facilitator sign-in (page)']);
+    await client.signIn();
+    assert.deepEqual(currentLinks((await client.get('/dashboard')).body), ['Cohort dashboard (page)']);
+  });
+
+  test('an error page marks no link', async () => {
+    t = await withRoster();
+    assert.deepEqual(currentLinks((await new Client(t.app).get('/no-such-page')).body), []);
+  });
+});
+
 describe('the error summary is announced once', () => {
   async function pages(): Promise<Array<[string, string]>> {
     const client = new Client(t.app);
