@@ -124,6 +124,58 @@ describe('the navigation marks only the page you are on', () => {
   });
 });
 
+describe('the sign-in page says in its title and heading what happened', () => {
+  // A status region present when the page loads is usually not announced: the title (read first) and the h1 say it too.
+  test('signing in: the plain title and heading', async () => {
+    t = await withRoster();
+    const page = await new Client(t.app).get('/login');
+    assert.equal(titleOf(page.body), 'Facilitator sign-in - GLOW Companion');
+    assert.deepEqual(h1Of(page.body), ['Facilitator sign-in']);
+  });
+
+  test('after signing out: "You have signed out" in the title, the heading and the status region', async () => {
+    t = await withRoster();
+    const client = new Client(t.app);
+    await client.signIn();
+    const response = await client.signOut();
+    const page = await client.get(response.headers.location as string);
+    assert.equal(titleOf(page.body), 'You have signed out - Facilitator sign-in - GLOW Companion');
+    assert.deepEqual(h1Of(page.body), ['You have signed out']);
+    assert.match(page.body, /role="status"[^>]*>\s*<p>You have signed out\.<\/p>/);
+    assert.match(page.body, /<label class="label" for="token">Facilitator access token<\/label>/, 'the sign-in form is still there');
+  });
+
+  test('after the session ended: "Your session has ended" in the title, the heading and the status region', async () => {
+    let now = Date.parse('2026-03-02T09:00:00Z');
+    t = await withRoster({ COMPANION_SESSION_IDLE_MINUTES: '30' }, { now: () => now });
+    const client = new Client(t.app);
+    await client.signIn();
+    now += 31 * 60_000;
+    const redirect = await client.get('/dashboard');
+    assert.equal(redirect.statusCode, 303);
+    const page = await client.get(redirect.headers.location as string);
+    assert.equal(titleOf(page.body), 'Your session has ended - Facilitator sign-in - GLOW Companion');
+    assert.deepEqual(h1Of(page.body), ['Your session has ended']);
+    assert.match(page.body, /role="status"[^>]*>\s*<p>Your session has ended\. Sign in again to continue\.<\/p>/);
+  });
+
+  test('the session-ended link on its own says the same', async () => {
+    t = await withRoster();
+    const page = await new Client(t.app).get('/login?expired=1&next=%2Fdashboard');
+    assert.equal(titleOf(page.body), 'Your session has ended - Facilitator sign-in - GLOW Companion');
+    assert.deepEqual(h1Of(page.body), ['Your session has ended']);
+  });
+
+  test('a wrong token after signing out is a sign-in error, not a sign-out page', async () => {
+    t = await withRoster();
+    const client = new Client(t.app);
+    const page = await client.get('/login?signed_out=1');
+    const response = await client.post('/login', { csrf_token: csrfFrom(page.body), token: 'not-the-token' });
+    assert.equal(titleOf(response.body), 'Error: Facilitator sign-in - GLOW Companion');
+    assert.deepEqual(h1Of(response.body), ['Facilitator sign-in']);
+  });
+});
+
 describe('the error summary is announced once', () => {
   async function pages(): Promise<Array<[string, string]>> {
     const client = new Client(t.app);

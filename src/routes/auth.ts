@@ -4,27 +4,29 @@ import type { FacilitatorSessions } from '../http/session.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { safeLocalPath } from '../http/redirects.js';
 import { shellFor } from '../http/shell.js';
-import { render, textField, type FieldError } from '../http/views.js';
+import { render, textField, type FieldError, type LoginNotice } from '../http/views.js';
 import { asForm, field } from './forms.js';
 
 export const WRONG_TOKEN = 'That facilitator access token was not recognized.';
 const TOKEN_HINT = 'Your workshop lead gives facilitators this token. You can paste it.';
 
-const NOTICES: Record<string, string> = {
-  signed_out: 'You have signed out.',
-  expired: 'Your session has ended. Sign in again to continue.',
+// A status region present when the page loads is usually not announced, so the heading (and the title) say it too.
+const NOTICES: Record<string, LoginNotice> = {
+  signed_out: { heading: 'You have signed out', text: 'You have signed out.' },
+  expired: { heading: 'Your session has ended', text: 'Your session has ended. Sign in again to continue.' },
 };
 
 interface LoginView {
   status: number;
   next: string | null;
-  notice: string | null;
+  notice: LoginNotice | null;
   errors: FieldError[];
 }
 
 function renderLogin(request: FastifyRequest, reply: FastifyReply, sessions: FacilitatorSessions, view: LoginView) {
   const error = view.errors[0]?.message ?? null;
-  return render(reply, view.status, shellFor(request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
+  const title = view.notice ? `${view.notice.heading} - Facilitator sign-in` : 'Facilitator sign-in';
+  return render(reply, view.status, shellFor(request, reply, title, 'login', view.errors.length > 0), {
     template: 'login',
     model: {
       errors: view.errors,
