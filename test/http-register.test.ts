@@ -82,7 +82,7 @@ describe('registration without listed cohorts', () => {
       assert.match(response.body, /<title>Error: /);
       assert.match(response.body, /There is a problem/);
       assert.match(response.body, new RegExp(`<a href="#${fieldName}">${message}`));
-      assert.match(response.body, new RegExp(`id="${fieldName}-error"><span class="visually-hidden">Error:</span> ${message}`));
+      assert.match(response.body, new RegExp(`id="${fieldName}-error">Error: ${message}`));
       assert.match(response.body, /aria-invalid="true"/);
       assert.match(response.body, new RegExp(`aria-describedby="${fieldName}-hint ${fieldName}-error"`));
       assert.equal(await onDisk(), null);

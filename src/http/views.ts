@@ -79,12 +79,18 @@ export interface SuccessModel {
   handle: string | null;
 }
 
+/** What happened before the sign-in page: its heading (also in the title) and its status message. */
+export interface LoginNotice {
+  heading: string;
+  text: string;
+}
+
 export interface LoginModel {
   errors: FieldError[];
   configured: boolean;
   csrfToken: PerRequest<string>;
   next: string | null;
-  notice: string | null;
+  notice: LoginNotice | null;
   token: TextFieldModel;
 }
 

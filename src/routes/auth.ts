@@ -8,17 +8,18 @@ import { csrfToken } from '../http/csrf.js';
 import { rateLimited } from '../http/rate-limit.js';
 import { safeLocalPath } from '../http/redirects.js';
 import { shellFor } from '../http/shell.js';
-import { render, textField, type FieldError } from '../http/views.js';
+import { render, textField, type FieldError, type LoginNotice } from '../http/views.js';
 import { field, formFields, queryFields } from '../http/fields.js';
 import type { AppContext } from './context.js';
 
 export const WRONG_TOKEN = 'That facilitator access token was not recognized.';
 const TOKEN_HINT = 'Your workshop lead gives facilitators this token. You can paste it.';
 
+// A status region present when the page loads is usually not announced, so the heading (and the title) say it too.
 const NOTICES = {
-  signed_out: 'You have signed out.',
-  expired: 'Your session has ended. Sign in again to continue.',
-} as const;
+  signed_out: { heading: 'You have signed out', text: 'You have signed out.' },
+  expired: { heading: 'Your session has ended', text: 'Your session has ended. Sign in again to continue.' },
+} as const satisfies Record<string, LoginNotice>;
 type Notice = keyof typeof NOTICES;
 
 /** The sign-in page's address, with a notice to show and a local path to go back to afterwards. */
@@ -40,13 +41,14 @@ export async function requireFacilitator(request: FastifyRequest, reply: Fastify
 interface LoginView {
   status: number;
   next: string | null;
-  notice: string | null;
+  notice: LoginNotice | null;
   errors: FieldError[];
 }
 
 function renderLogin({ config, sessions }: AppContext, request: FastifyRequest, reply: FastifyReply, view: LoginView) {
   const error = view.errors[0]?.message ?? null;
-  return render(reply, view.status, shellFor(config, request, reply, 'Facilitator sign-in', 'login', view.errors.length > 0), {
+  const title = view.notice ? `${view.notice.heading} - Facilitator sign-in` : 'Facilitator sign-in';
+  return render(reply, view.status, shellFor(config, request, reply, title, 'login', view.errors.length > 0), {
     template: 'login',
     model: {
       errors: view.errors,

@@ -233,7 +233,9 @@ const STATES: State[] = [
   {
     name: 'login-session-ended',
     status: 200,
-    h1: 'Facilitator sign-in',
+    // A status region present at load is usually not announced: the heading and the title say what happened.
+    h1: 'Your session has ended',
+    title: 'Your session has ended - Facilitator sign-in',
     open: async (page, s) => void (await page.goto(`${s.base}/login?expired=1&next=%2Fdashboard`)),
   },
   {
@@ -246,7 +248,8 @@ const STATES: State[] = [
   {
     name: 'signed-out',
     status: 200,
-    h1: 'Facilitator sign-in',
+    h1: 'You have signed out',
+    title: 'You have signed out - Facilitator sign-in',
     open: async (page, s) => {
       await signIn(page, s);
       await submit(page, 'Sign out');

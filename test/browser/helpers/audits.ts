@@ -519,14 +519,9 @@ p { margin-bottom: 2em !important; }
  * nothing scrolls sideways. Removes the spacing again afterwards.
  */
 export async function textSpacingProblems(page: Page): Promise<string[]> {
-  const cdp = await page.context().newCDPSession(page);
+  const remove = await applyTextSpacing(page);
   try {
-    await cdp.send('DOM.enable');
-    await cdp.send('CSS.enable');
-    const { frameTree } = await cdp.send('Page.getFrameTree');
-    const { styleSheetId } = await cdp.send('CSS.createStyleSheet', { frameId: frameTree.frame.id });
-    await cdp.send('CSS.setStyleSheetText', { styleSheetId, text: TEXT_SPACING });
-    const problems = await page.evaluate(() => {
+    return await page.evaluate(() => {
       const out: string[] = [];
       if (getComputedStyle(document.body).letterSpacing === 'normal') out.push('the text spacing did not apply');
       const doc = document.documentElement;
@@ -542,11 +537,30 @@ export async function textSpacingProblems(page: Page): Promise<string[]> {
       }
       return out;
     });
-    await cdp.send('CSS.setStyleSheetText', { styleSheetId, text: '' });
-    return problems;
   } finally {
-    await cdp.detach();
+    await remove();
   }
+}
+
+/**
+ * Applies the WCAG 1.4.12 text spacing to the page as a user style sheet
+ * (through the DevTools protocol, so the site's CSP does not govern it) and
+ * returns the function that removes it again.
+ */
+export async function applyTextSpacing(page: Page): Promise<() => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('DOM.enable');
+  await cdp.send('CSS.enable');
+  const { frameTree } = await cdp.send('Page.getFrameTree');
+  const { styleSheetId } = await cdp.send('CSS.createStyleSheet', { frameId: frameTree.frame.id });
+  await cdp.send('CSS.setStyleSheetText', { styleSheetId, text: TEXT_SPACING });
+  return async () => {
+    try {
+      await cdp.send('CSS.setStyleSheetText', { styleSheetId, text: '' });
+    } finally {
+      await cdp.detach();
+    }
+  };
 }
 
 // ---------------------------------------------------------------------------
