@@ -30,6 +30,8 @@ import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import type { AppContext } from './routes/context.js';
+import { createGitHubApi, createOctokit, type ClientOptions, type GitHubApi } from './github/client.js';
+import { RosterSync, type SyncOptions } from './github/sync.js';
 import './http/fastify-types.js';
 
 /** Every route module, each given the same context. */
@@ -77,6 +79,8 @@ export interface AppDeps {
   /** The clock for facilitator sessions (ms), for tests of idle and absolute timeouts. */
   now?: () => number;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /** GitHub mode: another API seam, client or sync settings (tests, benchmarks). */
+  github?: { api?: GitHubApi; client?: ClientOptions; sync?: SyncOptions };
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -93,16 +97,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = TIMEOUTS.headers;
 
+  // In GitHub mode the roster file is a working copy, and registrations also wait in its outbox until a commit carries them.
+  let sync: RosterSync | null = null;
   const store =
     deps.store ??
     new RosterStore({
       path: config.rosterPath,
       maxBytes: config.rosterMaxBytes,
       log: app.log,
+      outbox: config.github !== null,
+      onRecorded: () => sync?.nudge(),
       ...deps.storeOptions,
     });
+  if (config.github !== null) {
+    const api = deps.github?.api ?? createGitHubApi(createOctokit(config.github, app.log, deps.github?.client));
+    sync = new RosterSync(config.github, api, store, app.log, deps.github?.sync);
+  }
   const sessions = new FacilitatorSessions(config, deps.now);
-  const context: AppContext = { config, store, sessions };
+  const context: AppContext = { config, store, sessions, sync };
 
   await registerSecurityHeaders(app, config);
   await registerSession(app, config);
@@ -125,8 +137,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   registerErrorHandlers(app, config);
 
   app.addHook('onClose', async () => {
+    await sync?.stop();
     await store.close();
   });
   await app.ready();
+  sync?.start();
   return app;
 }

@@ -63,6 +63,8 @@ export interface SyncOptions {
   conflictAttempts?: number;
   /** Base of the jittered backoff between compare-and-swap attempts (ms). */
   conflictBackoffMs?: number;
+  /** After a failed round, the next comes this soon, doubling with each failure in a row, up to the interval. */
+  retryBaseMs?: number;
 }
 
 const DEFAULTS = {
@@ -72,6 +74,7 @@ const DEFAULTS = {
   provisioningPollMs: 15_000,
   conflictAttempts: 6,
   conflictBackoffMs: 250,
+  retryBaseMs: 5_000,
 } as const;
 
 /** The commit message: a count, never personal data. */
@@ -100,6 +103,8 @@ export class RosterSync {
   private closed = false;
   private notBefore = 0;
   private waitingSince: number | null = null;
+  /** Failed rounds in a row. */
+  private failures = 0;
   private current: SyncState;
 
   constructor(
@@ -172,11 +177,14 @@ export class RosterSync {
     this.round ??= this.runRound().finally(() => {
       this.round = null;
       if (this.stopped) return;
+      const interval = this.config.syncIntervalSeconds * 1000;
       if (this.again) {
         this.again = false;
         this.schedule(this.options.gatherMs);
+      } else if (this.failures > 0) {
+        this.schedule(Math.min(interval, this.options.retryBaseMs * 2 ** (this.failures - 1)));
       } else {
-        this.schedule(this.config.syncIntervalSeconds * 1000);
+        this.schedule(interval);
       }
     });
     return this.round;
@@ -213,7 +221,9 @@ export class RosterSync {
   private async runRound(): Promise<void> {
     try {
       await this.roundBody();
+      this.failures = 0;
     } catch (error) {
+      this.failures += 1;
       if (error instanceof GitHubError) {
         if (error.retryAt !== null) this.notBefore = error.retryAt;
         this.problem(error.plain);

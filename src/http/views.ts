@@ -110,7 +110,28 @@ export interface DashboardRow {
   status: string;
   registered: TimeModel | null;
   lastSignal: TimeModel | null;
+  /** The learner's enrollment issue, when the roster records one; a link only for a well-formed repository. */
+  enrollment: { label: string; url: string | null } | null;
 }
+
+/** Where the roster of record is, and how the sync with it stands, in words. */
+export type ConnectionModel =
+  | { mode: 'local' }
+  | {
+      mode: 'github';
+      repository: string;
+      repositoryUrl: string | null;
+      /** Said when the API is not github.com's (GitHub Enterprise Server, or the simulator of the demo). */
+      apiUrl: string | null;
+      rosterFile: string;
+      branch: string | null;
+      lastRead: TimeModel | null;
+      pending: number;
+      lastCommit: { time: TimeModel; changes: number } | null;
+      problem: { text: string; time: TimeModel } | null;
+      waitingForProvisioningSince: TimeModel | null;
+      dispatchProblem: string | null;
+    };
 
 export interface DashboardModel {
   /** The page's title and h1: names the cohort shown. */
@@ -123,6 +144,7 @@ export interface DashboardModel {
   filter: { options: Array<{ value: string; label: string; selected: boolean }> };
   summary: Array<{ id: string; heading: string; items: Array<{ label: string; count: number }> }>;
   rows: DashboardRow[];
+  connection: ConnectionModel;
 }
 
 export interface ErrorModel {

@@ -2,9 +2,12 @@
 import type { Config } from '../config.js';
 import type { FacilitatorSessions } from '../http/session.js';
 import type { RosterStore } from '../roster/store.js';
+import type { RosterSync } from '../github/sync.js';
 
 export interface AppContext {
   readonly config: Config;
   readonly store: RosterStore;
   readonly sessions: FacilitatorSessions;
+  /** GitHub mode's roster sync; null in local mode. */
+  readonly sync: RosterSync | null;
 }

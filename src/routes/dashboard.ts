@@ -4,6 +4,7 @@ import {
   PROVISION_STATES,
   STATUSES,
   cohortLabel,
+  enrollmentIssue,
   isLinkableRepo,
   learnerPath,
   learnerProvisionState,
@@ -17,7 +18,9 @@ import {
 import { sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
-import { render, type DashboardModel, type DashboardRow } from '../http/views.js';
+import { render, type ConnectionModel, type DashboardModel, type DashboardRow } from '../http/views.js';
+import type { GitHubConfig } from '../config.js';
+import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
 import type { AppContext } from './context.js';
 import { requireFacilitator } from './auth.js';
@@ -58,6 +61,35 @@ function buildRow(learner: Learner): DashboardRow {
     status: STATUS_LABELS[learnerStatus(learner)],
     registered: timeModel(learner.registered_at),
     lastSignal: timeModel(learner.last_signal_at),
+    enrollment: enrollmentLink(learner),
+  };
+}
+
+function enrollmentLink(learner: Learner): DashboardRow['enrollment'] {
+  const issue = enrollmentIssue(learner);
+  if (issue === null) return null;
+  return { label: `${issue.repo}#${issue.number}`, url: isLinkableRepo(issue.repo) ? `https://github.com/${issue.repo}/issues/${issue.number}` : null };
+}
+
+const GITHUB_API = 'https://api.github.com';
+
+/** The sync's state as the dashboard says it; local mode says that the roster is not connected. */
+export function connectionModel(github: GitHubConfig | null, state: SyncState | null): ConnectionModel {
+  if (github === null || state === null) return { mode: 'local' };
+  const time = (date: Date | null) => (date === null ? null : timeModel(date.toISOString()));
+  return {
+    mode: 'github',
+    repository: state.repository,
+    repositoryUrl: github.apiUrl === GITHUB_API ? `https://github.com/${state.repository}` : null,
+    apiUrl: github.apiUrl === GITHUB_API ? null : github.apiUrl,
+    rosterFile: state.rosterFile,
+    branch: state.branch,
+    lastRead: time(state.lastReadAt),
+    pending: state.pending,
+    lastCommit: state.lastCommit === null ? null : { time: time(state.lastCommit.at)!, changes: state.lastCommit.changes },
+    problem: state.problem === null ? null : { text: state.problem.text, time: time(state.problem.at)! },
+    waitingForProvisioningSince: time(state.waitingForProvisioningSince),
+    dispatchProblem: state.dispatchProblem,
   };
 }
 
@@ -76,7 +108,7 @@ function unknownCohortNotice(requested: string | null): string {
  * null when the filter was sent more than once. A cohort this roster does
  * not have shows all cohorts, and says so.
  */
-export function dashboardModel(roster: Roster, requested: string | null): DashboardModel {
+export function dashboardModel(roster: Roster, requested: string | null, connection: ConnectionModel = { mode: 'local' }): DashboardModel {
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
   const selected = requested !== null && labels.has(requested) ? requested : null;
@@ -109,12 +141,13 @@ export function dashboardModel(roster: Roster, requested: string | null): Dashbo
       { id: 'status', heading: 'By progress status', items: STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: statusCounts.get(s)! })) },
     ],
     rows: learners.map((learner) => rows.get(learner)),
+    connection,
   };
 }
 
-export function dashboardRoutes(app: FastifyInstance, { config, store }: AppContext): void {
+export function dashboardRoutes(app: FastifyInstance, { config, store, sync }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const model = dashboardModel(await store.read(), field(queryFields(request), 'cohort'));
+    const model = dashboardModel(await store.read(), field(queryFields(request), 'cohort'), connectionModel(config.github, sync?.state ?? null));
     return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
   });
 
