@@ -274,7 +274,7 @@ const STATES: State[] = [
     name: 'dashboard-filtered',
     roster: example,
     status: 200,
-    h1: 'Cohort dashboard',
+    h1: 'Cohort dashboard: Spring 2026 cohort',
     title: 'Cohort dashboard: Spring 2026 cohort',
     open: async (page, s) => {
       await signIn(page, s);
@@ -286,7 +286,7 @@ const STATES: State[] = [
     name: 'dashboard-filtered-no-learners',
     roster: example,
     status: 200,
-    h1: 'Cohort dashboard',
+    h1: 'Cohort dashboard: Autumn 2026 cohort',
     title: 'Cohort dashboard: Autumn 2026 cohort',
     open: async (page, s) => {
       await signIn(page, s);
@@ -312,14 +312,41 @@ const STATES: State[] = [
     },
   },
   {
-    name: 'error-400-csrf',
+    name: 'dashboard-unknown-cohort',
+    roster: example,
+    status: 200,
+    h1: 'Cohort dashboard',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.goto(`${s.base}/dashboard?cohort=no-such-cohort`);
+      assert.match(await page.locator('main').innerText(), /There is no cohort "no-such-cohort"\. Showing all cohorts\./);
+    },
+  },
+  {
+    name: 'register-form-expired',
     roster: example,
     status: 400,
-    h1: 'Your form could not be accepted',
+    h1: REGISTER,
+    title: REGISTER,
+    errors: 1,
     open: async (page, s) => {
       await registerForm(page, s, { handle: 'mary-jackson', cohort: 'spring-2026' });
       await page.locator('input[name="csrf_token"]').evaluate((el) => ((el as HTMLInputElement).value = 'forged-token'));
       await submit(page, 'Register');
+      // WCAG 3.3.7: the answers are still there, and the summary says what happened.
+      assert.equal(await page.locator('#github_handle').inputValue(), 'mary-jackson');
+      assert.match(await page.locator('.error-summary').innerText(), /Your form had expired/);
+    },
+  },
+  {
+    name: 'error-400-csrf',
+    status: 400,
+    h1: 'Your form could not be accepted',
+    open: async (page, s) => {
+      await page.goto(`${s.base}/login`);
+      await page.locator('#token').fill('anything');
+      await page.locator('input[name="csrf_token"]').evaluate((el) => ((el as HTMLInputElement).value = 'forged-token'));
+      await submit(page, 'Sign in');
     },
   },
   {
