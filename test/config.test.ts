@@ -122,3 +122,82 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PORT: '', COMPANION_RATE_LIMIT_MAX: ' ' }).port, 5000);
   });
 });
+
+describe('GitHub mode settings', () => {
+  const BASE = { COMPANION_GITHUB_REPO: 'Community-Access/glow-admin', COMPANION_GITHUB_TOKEN: 'github_pat_example_value' };
+
+  test('local mode unless COMPANION_GITHUB_REPO is set', () => {
+    assert.equal(loadConfig({}).github, null);
+  });
+
+  test('reads every GitHub mode variable, with the documented defaults', () => {
+    const defaults = loadConfig(BASE).github!;
+    assert.deepEqual(
+      { ...defaults, auth: defaults.auth.kind },
+      {
+        owner: 'Community-Access',
+        repo: 'glow-admin',
+        rosterFile: 'roster.json',
+        branch: null,
+        auth: 'token',
+        apiUrl: 'https://api.github.com',
+        syncIntervalSeconds: 60,
+        provisioning: null,
+        progressIntervalSeconds: 300,
+        stuckMinutes: 20,
+      },
+    );
+    const set = loadConfig({
+      ...BASE,
+      COMPANION_GITHUB_ROSTER_FILE: 'data/roster.json',
+      COMPANION_GITHUB_BRANCH: 'roster',
+      COMPANION_GITHUB_API_URL: 'https://github.example.org/api/v3/',
+      COMPANION_SYNC_INTERVAL: '30',
+      COMPANION_PROVISIONING_REPO: 'Community-Access/git-going-with-github',
+      COMPANION_PROVISIONING_WORKFLOW: 'provision.yaml',
+      COMPANION_PROVISIONING_REF: 'release',
+    }).github!;
+    assert.equal(set.rosterFile, 'data/roster.json');
+    assert.equal(set.branch, 'roster');
+    assert.equal(set.apiUrl, 'https://github.example.org/api/v3');
+    assert.equal(set.syncIntervalSeconds, 30);
+    assert.deepEqual(set.provisioning, { owner: 'Community-Access', repo: 'git-going-with-github', workflow: 'provision.yaml', ref: 'release' });
+  });
+
+  test('plain http is allowed for the API only on a loopback address', () => {
+    assert.equal(loadConfig({ ...BASE, COMPANION_GITHUB_API_URL: 'http://127.0.0.1:8080' }).github!.apiUrl, 'http://127.0.0.1:8080');
+    assert.equal(loadConfig({ ...BASE, COMPANION_GITHUB_API_URL: 'http://[::1]:8080' }).github!.apiUrl, 'http://[::1]:8080');
+  });
+
+  const malformed: Array<[string, Record<string, string>]> = [
+    ['COMPANION_GITHUB_REPO', { ...BASE, COMPANION_GITHUB_REPO: 'just-a-name' }],
+    ['COMPANION_GITHUB_REPO', { ...BASE, COMPANION_GITHUB_REPO: 'owner/..' }],
+    ['COMPANION_GITHUB_TOKEN', { COMPANION_GITHUB_REPO: 'o/r' }],
+    ['COMPANION_GITHUB_TOKEN', { ...BASE, COMPANION_GITHUB_APP_ID: '1' }],
+    ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'http://api.github.example' }],
+    ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'https://user:pass@api.github.com' }],
+    ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'https://api.github.com/?x=1' }],
+    ['COMPANION_GITHUB_ROSTER_FILE', { ...BASE, COMPANION_GITHUB_ROSTER_FILE: '../roster.json' }],
+    ['COMPANION_GITHUB_BRANCH', { ...BASE, COMPANION_GITHUB_BRANCH: 'a..b' }],
+    ['COMPANION_SYNC_INTERVAL', { ...BASE, COMPANION_SYNC_INTERVAL: '0' }],
+    ['COMPANION_PROVISIONING_WORKFLOW', { ...BASE, COMPANION_PROVISIONING_WORKFLOW: 'provision.sh' }],
+    ['COMPANION_GITHUB_APP_INSTALLATION_ID', { COMPANION_GITHUB_REPO: 'o/r', COMPANION_GITHUB_APP_ID: '12', COMPANION_GITHUB_APP_PRIVATE_KEY_FILE: 'key.pem' }],
+    ['COMPANION_GITHUB_APP_PRIVATE_KEY_FILE', { COMPANION_GITHUB_REPO: 'o/r', COMPANION_GITHUB_APP_ID: '12', COMPANION_GITHUB_APP_INSTALLATION_ID: '34', COMPANION_GITHUB_APP_PRIVATE_KEY_FILE: '/no/such/key.pem' }],
+  ];
+  for (const [name, env] of malformed) {
+    test(`${name} in ${JSON.stringify(env)} stops the start naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && error.variable === name);
+    });
+  }
+
+  test('App credentials are read from the key file, and the error for a bad file never shows its contents', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n';
+    const env = { COMPANION_GITHUB_REPO: 'o/r', COMPANION_GITHUB_APP_ID: '12', COMPANION_GITHUB_APP_INSTALLATION_ID: '34', COMPANION_GITHUB_APP_PRIVATE_KEY_FILE: 'key.pem' };
+    const auth = loadConfig(env, '/srv', (file) => (file === 'key.pem' ? pem : '')).github!.auth;
+    assert.deepEqual(auth, { kind: 'app', appId: '12', privateKey: pem, installationId: 34 });
+    assert.throws(
+      () => loadConfig(env, '/srv', () => 'secret-material-not-a-key'),
+      (error: unknown) => error instanceof ConfigError && error.variable === 'COMPANION_GITHUB_APP_PRIVATE_KEY_FILE' && !error.message.includes('secret-material'),
+    );
+  });
+});
