@@ -273,3 +273,18 @@ describe('roster sync: a good neighbour to the provisioning job', () => {
     assert.equal(admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches' }), 1);
   });
 });
+
+describe('roster sync: a cohort removed from the roster of record', () => {
+  test('a waiting registration for it is not sent, and the log names it so a facilitator can follow up', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText({ ...EXAMPLE_ROSTER, cohorts: [{ cohort_id: 'autumn-2026', label: 'Autumn' }] }), { message: 'cohort renamed' });
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace']);
+    assert.deepEqual(await companion.store.pending(), []);
+    const warning = companion.log.lines.find((l) => /no longer lists/.test(l.msg));
+    assert.ok(warning, 'no log line names the registration that was not sent');
+    assert.match(JSON.stringify(warning.obj), /grace-hopper/);
+  });
+});

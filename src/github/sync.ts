@@ -277,6 +277,14 @@ export class RosterSync {
       const now = new Date(this.now());
       const { roster, outcomes } = applyRegistrations(record.roster, entries.map((e) => e.registration), now);
       const changes = outcomes.filter((o) => o === 'created' || o === 'updated').length;
+      const refused = entries.filter((_, i) => outcomes[i] === 'unknown-cohort');
+      if (refused.length > 0) {
+        // The cohort was listed when the person registered here, and has since gone from the roster of record.
+        this.log.warn(
+          { registrations: refused.map((e) => ({ github_handle: e.registration.github_handle, cohort_id: e.registration.cohort_id, at: e.at })) },
+          'roster sync: registrations for a cohort the roster of record no longer lists are not sent; ask these learners to register again',
+        );
+      }
       if (roster === record.roster) {
         // Everything waiting is already in the roster of record.
         await this.adopt(record, entries);
