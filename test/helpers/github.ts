@@ -12,6 +12,7 @@ import { RosterSync, type SyncOptions } from '../../src/github/sync.js';
 import { parseRoster, serializeRoster, type Roster } from '../../src/roster/contract.js';
 import { RosterStore } from '../../src/roster/store.js';
 import { tempDir } from './app.js';
+import { provisionedLearner } from './fixtures.js';
 
 export const ADMIN = { owner: 'Community-Access', name: 'glow-admin' } as const;
 export const ADMIN_REPO = `${ADMIN.owner}/${ADMIN.name}`;
@@ -22,21 +23,7 @@ export const EXAMPLE_ROSTER: Roster = {
   version: 1,
   generated_at: '2026-01-15T09:00:00.000Z',
   cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: '2026-03-02T15:00:00.000Z' }],
-  learners: [
-    {
-      github_handle: 'ada-lovelace',
-      cohort_id: 'spring-2026',
-      path: 'day1-day2',
-      learning_room_repo: 'Community-Access/learning-room-spring-2026-ada-lovelace',
-      provision_state: 'provisioned',
-      status: 'active-day1',
-      registered_at: '2026-01-14T18:22:00.000Z',
-      last_signal_at: '2026-03-02T16:05:00.000Z',
-      enrollment_repo: null,
-      enrollment_issue_number: null,
-      notes: 'private facilitator note',
-    },
-  ],
+  learners: [provisionedLearner({ enrollment_repo: null, enrollment_issue_number: null })],
 };
 
 export function rosterText(roster: Roster = EXAMPLE_ROSTER): string {
