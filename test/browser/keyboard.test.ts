@@ -304,7 +304,7 @@ describe('keyboard journeys, with JavaScript off', () => {
     const table = await accessible(page, '.table-region table');
     assert.equal(table.name, 'Learners in all cohorts (2 learners)', 'the table is named by its caption');
     const headers = await page.locator('thead th[scope="col"]').allTextContents();
-    assert.deepEqual(headers, ['Username', 'Cohort', 'Path', 'Provisioning', 'Learning Room repository', 'Status', 'Registered', 'Last signal']);
+    assert.deepEqual(headers, ['Username', 'Cohort', 'Path', 'Provisioning', 'Learning Room repository', 'Status', 'Registered', 'Last signal', 'Enrollment issue']);
     assert.equal(await page.locator('tbody th[scope="row"]').count(), 2, 'each row is headed by the learner username');
 
     const scroll = () => page.locator('.table-region').evaluate((el) => el.scrollLeft);
