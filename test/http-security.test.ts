@@ -41,7 +41,7 @@ describe('CSRF', () => {
         assert.equal(response.statusCode, 400);
         if (url === '/register') {
           // The registration form comes back with what was typed and a fresh token, and still nothing is written.
-          assert.match(response.body, /<a href="#github_handle">Your form had expired, so nothing was saved\./);
+          assert.match(response.body, /<p class="error-summary-body">Your form had expired, so nothing was saved\./);
           assert.match(response.body, /value="grace"/);
           assert.notEqual(csrfFrom(response.body), fields.csrf_token);
         } else {

@@ -69,6 +69,8 @@ export interface RadioGroupModel {
 /** `Token`: a visitor's own token, or a placeholder in a page rendered once for everyone. */
 export interface RegisterModel<Token extends string = string> {
   errors: FieldError[];
+  /** Said in the error summary without a link, as no field is at fault (the form had expired). */
+  notices: string[];
   csrfToken: Token;
   handle: TextFieldModel;
   cohort: { kind: 'choice'; group: RadioGroupModel } | { kind: 'text'; field: TextFieldModel };

@@ -100,11 +100,12 @@ export function validateRegistration(submitted: Submitted, cohorts: readonly Coh
  * at each field); `notices` are in the summary only, such as the form having
  * expired, which is not the fault of any field.
  */
-function formModel<Token extends string>(csrfToken: Token, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[], notices: FieldError[] = []): RegisterModel<Token> {
+function formModel<Token extends string>(csrfToken: Token, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[], notices: string[] = []): RegisterModel<Token> {
   const errorFor = (name: string) => errors.find((e) => e.field === name)?.message ?? null;
   const cohortValue = shown(submitted.cohort);
   return {
-    errors: [...notices, ...errors],
+    errors,
+    notices,
     csrfToken,
     handle: textField('github_handle', 'GitHub username', 'The name you sign in to GitHub with, for example ada-lovelace. Do not include your email address.', shown(submitted.handle), errorFor('github_handle')),
     cohort:
@@ -143,7 +144,7 @@ function keepSessionAlive(request: FastifyRequest): void {
   request.session.touch();
 }
 
-function renderForm(config: Config, request: FastifyRequest, reply: FastifyReply, status: number, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[], notices: FieldError[] = []) {
+function renderForm(config: Config, request: FastifyRequest, reply: FastifyReply, status: number, cohorts: readonly Cohort[], submitted: Submitted, errors: FieldError[], notices: string[] = []) {
   keepSessionAlive(request);
   const model = formModel(csrfToken(reply), cohorts, submitted, errors, notices);
   const hasErrors = errors.length + notices.length > 0;
@@ -210,7 +211,7 @@ export function registerRoutes(app: FastifyInstance, { config, store }: AppConte
       const submitted = submittedFrom(formFields(request));
       const cohorts = listedCohorts(await store.read());
       const validation = validateRegistration(submitted, cohorts);
-      return renderForm(config, request, reply, 400, cohorts, submitted, validation.ok ? [] : validation.errors, [{ field: 'github_handle', message: FORM_EXPIRED }]);
+      return renderForm(config, request, reply, 400, cohorts, submitted, validation.ok ? [] : validation.errors, [FORM_EXPIRED]);
     },
   }, async (request, reply) => {
     const submitted = submittedFrom(formFields(request));
