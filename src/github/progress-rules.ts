@@ -307,7 +307,8 @@ const wordPatterns = new Map<string, RegExp>();
 function wordPattern(word: string): RegExp {
   let pattern = wordPatterns.get(word);
   if (pattern === undefined) {
-    const escaped = word.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+    // Outside a character class, so `-` needs no escape (the `u` flag refuses one).
+    const escaped = word.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     pattern = new RegExp(`(?<!${WORD_EDGE})${escaped}(?!${WORD_EDGE})`, 'iu');
     wordPatterns.set(word, pattern);
   }
