@@ -303,16 +303,10 @@ export function ownText(body: string | null | undefined): string {
 // `ack` matches "ack", "Ack!", "`ack`", but not "acknowledge", "backtrack",
 // "ack-ing" or "re-ack". Case does not matter.
 const WORD_EDGE = '[\\p{L}\\p{N}\\p{M}_-]';
-const wordPatterns = new Map<string, RegExp>();
 function wordPattern(word: string): RegExp {
-  let pattern = wordPatterns.get(word);
-  if (pattern === undefined) {
-    // Outside a character class, so `-` needs no escape (the `u` flag refuses one).
-    const escaped = word.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    pattern = new RegExp(`(?<!${WORD_EDGE})${escaped}(?!${WORD_EDGE})`, 'iu');
-    wordPatterns.set(word, pattern);
-  }
-  return pattern;
+  // Outside a character class, so `-` needs no escape (the `u` flag refuses one).
+  const escaped = word.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`(?<!${WORD_EDGE})${escaped}(?!${WORD_EDGE})`, 'iu');
 }
 
 /** The comment's own text (see `ownText`) says `word` as a whole word. */
