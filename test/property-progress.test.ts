@@ -1,0 +1,208 @@
+/**
+ * Property-based tests of the derived-progress rules (github.md, "Derived
+ * progress"), with fast-check. The status rule and the challenge rules are
+ * written out again here, plainly, over generated signals whose meaning is
+ * known from how they were generated, so a change to a rule in
+ * src/github/progress-rules.ts that the specification does not allow makes a
+ * property fail. Set FC_NUM_RUNS to run more.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  deriveProgress,
+  type IssueCommentSignal,
+  type LearnerSignals,
+  type ProgressContext,
+  type ProvisioningLogEntry,
+  type PullRequestSignal,
+  type RoomIssueSignal,
+} from '../src/github/progress-rules.js';
+import type { Learner, LearnerStatus } from '../src/roster/contract.js';
+import { provisionedLearner } from './helpers/fixtures.js';
+
+const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;
+const runs = (n: number) => ({ numRuns: RUNS > 0 ? RUNS : n });
+
+const OPENS = Date.parse('2026-03-02T15:00:00.000Z');
+const at = (minutes: number): string => new Date(OPENS + minutes * 60_000).toISOString();
+const CONTEXT: ProgressContext = { now: new Date(at(600)), cohorts: [{ cohort_id: 'spring-2026', opens_at: at(0) }] };
+
+// ---------------------------------------------------------------------------
+// Generated signals
+// ---------------------------------------------------------------------------
+
+const LEARNER_LOGINS = ['ada-lovelace', 'Ada-Lovelace', 'ADA-LOVELACE'];
+const OTHER_LOGINS = ['glow-facilitator', 'grace-hopper', 'ada-lovelace-bot'];
+const FRAGMENTS = ['ack', 'Ack!', 'acknowledge', 'backtrack', 'day1-complete', 'day1-completed', 'hello', 'thanks', ' ', '\n', '> reply ack', '> day1-complete', 'ok.', '`ack`', 're-ack', '-'];
+const minute = fc.integer({ min: -3000, max: 3000 });
+const body = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 8 }).map((parts) => parts.join(''));
+
+const commentBy = (logins: readonly string[]): fc.Arbitrary<IssueCommentSignal> =>
+  fc.record({ login: fc.constantFrom(...logins), body, created: minute }).map(({ login, body: text, created }) => ({ user: { login }, body: text, created_at: at(created) }));
+
+const LABEL_NAMES = ['acked', 'needs-info', 'day1-complete', 'day2-released', 'bug'];
+
+/** A Learning Room issue with what it means known: its challenge number (or null) and whether it is a pull request. */
+type RoomIssueSpec = { n: number | null; state: 'open' | 'closed'; isPR: boolean; updated: number; titleStyle: number };
+const roomIssueSpec: fc.Arbitrary<RoomIssueSpec> = fc.record({
+  n: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }),
+  state: fc.constantFrom('open' as const, 'closed' as const),
+  isPR: fc.boolean(),
+  updated: minute,
+  titleStyle: fc.integer({ min: 0, max: 3 }),
+});
+function titleOf(spec: RoomIssueSpec): string {
+  if (spec.n === null) return ['Question about Challenge 3', 'Challenge three', 'Welcome', 'Re: Challenge 2'][spec.titleStyle]!;
+  return [`Challenge ${spec.n}`, `challenge ${spec.n}: Do the thing`, `CHALLENGE ${spec.n} - Do the thing`, `Challenge ${spec.n} Do the thing`][spec.titleStyle]!;
+}
+function roomIssue(spec: RoomIssueSpec, index: number): RoomIssueSignal {
+  return {
+    number: index + 1,
+    title: titleOf(spec),
+    state: spec.state,
+    created_at: at(-4000),
+    updated_at: at(spec.updated),
+    closed_at: spec.state === 'closed' ? at(spec.updated) : null,
+    labels: [],
+    ...(spec.isPR ? { pull_request: { url: `https://api.github.com/pulls/${index + 1}` } } : {}),
+  };
+}
+
+const pullRequests = fc
+  .array(fc.record({ created: minute, draft: fc.boolean() }), { maxLength: 4 })
+  .map((prs): PullRequestSignal[] => prs.map((p, i) => ({ number: 1000 + i, title: `PR ${i}`, user: { login: 'ada-lovelace' }, created_at: at(p.created), updated_at: at(p.created + 5), draft: p.draft })));
+
+/** Log entries at distinct times: at the same time the log's order decides, which shuffling would change. */
+const provisioningLog = fc.uniqueArray(fc.record({ t: minute, mine: fc.boolean(), result: fc.constantFrom('created' as const, 'error' as const, 'healed' as const) }), { selector: (e) => e.t, maxLength: 5 }).map(
+  (entries): ProvisioningLogEntry[] =>
+    entries.map((e) => ({ github_handle: e.mine ? '@Ada-Lovelace' : 'grace-hopper', cohort_id: 'spring-2026', attempt_at: at(e.t), result: e.result, repo: null, template_sha: null, error_detail: e.result === 'error' ? `failure at ${e.t}` : null })),
+);
+
+type Case = { learner: Learner; signals: LearnerSignals; specs: RoomIssueSpec[] };
+const aCase: fc.Arbitrary<Case> = fc
+  .record({
+    dayTwoOnly: fc.boolean(),
+    labels: fc.subarray(LABEL_NAMES),
+    comments: fc.array(commentBy([...LEARNER_LOGINS, ...OTHER_LOGINS]), { maxLength: 5 }),
+    specs: fc.array(roomIssueSpec, { maxLength: 8 }),
+    pulls: pullRequests,
+    log: provisioningLog,
+  })
+  .map(({ dayTwoOnly, labels, comments, specs, pulls, log }) => ({
+    learner: provisionedLearner({ path: dayTwoOnly ? 'day2-only' : 'day1-day2' }),
+    specs,
+    signals: {
+      enrollmentIssue: { state: 'open', labels: labels.map((name) => ({ name })) },
+      comments,
+      roomIssues: specs.map(roomIssue),
+      openPullRequests: pulls,
+      provisioningLog: log,
+    },
+  }));
+
+// ---------------------------------------------------------------------------
+// The rules, written out plainly
+// ---------------------------------------------------------------------------
+
+/** The learner's own words: not lines quoted with `>`; tokens split on anything but ASCII letters, digits, `_` and `-`. */
+function ownTokens(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('>'))
+    .join('\n')
+    .split(/[^A-Za-z0-9_-]+/)
+    .map((token) => token.toLowerCase());
+}
+function learnerSays(signals: LearnerSignals, word: string): boolean {
+  return signals.comments.some((c) => c.user?.login.toLowerCase() === 'ada-lovelace' && ownTokens(c.body ?? '').includes(word));
+}
+function plainStatus(learner: Learner, signals: LearnerSignals, specs: RoomIssueSpec[]): LearnerStatus {
+  const labels = (signals.enrollmentIssue?.labels ?? []).map((l) => (typeof l === 'string' ? l : l.name));
+  if (labels.includes('needs-info')) return 'needs-info';
+  if (labels.includes('day2-released')) return 'day2-released';
+  if (labels.includes('day1-complete') || learnerSays(signals, 'day1-complete') || learner.path === 'day2-only') return 'day1-complete';
+  if (labels.includes('acked') || learnerSays(signals, 'ack') || specs.some((s) => s.n !== null && !s.isPR && s.state === 'closed')) return 'active-day1';
+  return 'awaiting-ack';
+}
+
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const copy = [...items];
+  let state = seed || 1;
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    const j = state % (i + 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+describe('derived progress, as properties', () => {
+  test('the status is the workshop\'s rule, highest signal first', () => {
+    fc.assert(
+      fc.property(aCase, ({ learner, signals, specs }) => {
+        assert.equal(deriveProgress(learner, signals, CONTEXT).status, plainStatus(learner, signals, specs));
+      }),
+      runs(400),
+    );
+  });
+
+  test('challenges: completed is the distinct closed numbers, current the lowest open one, Day 1 complete when 9 is closed; pull requests never count', () => {
+    fc.assert(
+      fc.property(aCase, ({ learner, signals, specs }) => {
+        const challenges = specs.filter((s): s is RoomIssueSpec & { n: number } => s.n !== null && !s.isPR);
+        const closed = new Set(challenges.filter((s) => s.state === 'closed').map((s) => s.n));
+        const open = challenges.filter((s) => s.state === 'open').map((s) => s.n);
+        const progress = deriveProgress(learner, signals, CONTEXT);
+        assert.equal(progress.challengesCompleted, closed.size);
+        assert.equal(progress.currentChallenge, open.length === 0 ? null : Math.min(...open));
+        assert.equal(progress.dayOneComplete, closed.has(9));
+        assert.equal(progress.challenges.length, challenges.length);
+      }),
+      runs(400),
+    );
+  });
+
+  test('the order GitHub lists things in changes nothing', () => {
+    fc.assert(
+      fc.property(aCase, fc.integer({ min: 1, max: 2 ** 30 }), ({ learner, signals }, seed) => {
+        const reordered: LearnerSignals = {
+          enrollmentIssue: signals.enrollmentIssue && { ...signals.enrollmentIssue, labels: shuffled(signals.enrollmentIssue.labels, seed) },
+          comments: shuffled(signals.comments, seed + 1),
+          roomIssues: shuffled(signals.roomIssues, seed + 2),
+          openPullRequests: shuffled(signals.openPullRequests, seed + 3),
+          provisioningLog: shuffled(signals.provisioningLog, seed + 4),
+        };
+        const a = deriveProgress(learner, signals, CONTEXT);
+        const b = deriveProgress(learner, reordered, CONTEXT);
+        // Two comments saying the word at the same minute may name either author spelling as evidence.
+        assert.deepEqual({ ...b, evidence: b.evidence.map((e) => e.signal) }, { ...a, evidence: a.evidence.map((e) => e.signal) });
+      }),
+      runs(300),
+    );
+  });
+
+  test('other people\'s comments change nothing at all', () => {
+    fc.assert(
+      fc.property(aCase, fc.array(commentBy(OTHER_LOGINS), { minLength: 1, maxLength: 5 }), ({ learner, signals }, others) => {
+        const withOthers: LearnerSignals = { ...signals, comments: [...signals.comments, ...others] };
+        assert.deepEqual(deriveProgress(learner, withOthers, CONTEXT), deriveProgress(learner, signals, CONTEXT));
+      }),
+      runs(300),
+    );
+  });
+
+  test('quoted lines added to a reply change nothing', () => {
+    fc.assert(
+      fc.property(aCase, body, ({ learner, signals }, quoted) => {
+        const quote = quoted
+          .split('\n')
+          .map((line) => `> ${line}`)
+          .join('\n');
+        const withQuotes: LearnerSignals = { ...signals, comments: signals.comments.map((c) => ({ ...c, body: `${c.body ?? ''}\n\nOn Monday, GLOW wrote:\n${quote}\n> reply ack\n> day1-complete` })) };
+        assert.deepEqual(deriveProgress(learner, withQuotes, CONTEXT), deriveProgress(learner, signals, CONTEXT));
+      }),
+      runs(300),
+    );
+  });
+});
