@@ -30,7 +30,7 @@ import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import type { AppContext } from './routes/context.js';
-import { createGitHubApi, createOctokit, type ClientOptions, type GitHubApi } from './github/client.js';
+import { connectGitHub, createGitHubApi, type ClientOptions, type GitHubApi } from './github/client.js';
 import { RosterSync, type SyncOptions } from './github/sync.js';
 import './http/fastify-types.js';
 
@@ -110,7 +110,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       ...deps.storeOptions,
     });
   if (config.github !== null) {
-    const api = deps.github?.api ?? createGitHubApi(createOctokit(config.github, app.log, deps.github?.client));
+    const api = deps.github?.api ?? createGitHubApi(connectGitHub(config.github, app.log, deps.github?.client));
     sync = new RosterSync(config.github, api, store, app.log, deps.github?.sync);
   }
   const sessions = new FacilitatorSessions(config, deps.now);

@@ -67,6 +67,7 @@ describe('GitHub mode over HTTP', () => {
     assert.match(page, /GitHub answered with a server error \(503\)/);
     assert.match(page, /<dt>Registrations waiting to be sent<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page, new RegExp(`${ADMIN_REPO}</a>|${ADMIN_REPO}, file roster.json`));
+    assert.match(page, /That is not github.com but a service on this machine, such as the demo's GitHub simulator/);
     admin.sim.faults.clear();
     await until('the registration is committed', () => hasGrace(admin), 15_000);
   });

@@ -3,6 +3,8 @@
  * over real HTTP: nothing here is mocked inside the process.
  */
 import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { ADMIN_REPO, EXAMPLE_ROSTER, WITH_PROVISIONING, WORKFLOW, WORKSHOP, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
@@ -286,5 +288,59 @@ describe('roster sync: a cohort removed from the roster of record', () => {
     const warning = companion.log.lines.find((l) => /no longer lists/.test(l.msg));
     assert.ok(warning, 'no log line names the registration that was not sent');
     assert.match(JSON.stringify(warning.obj), /grace-hopper/);
+  });
+});
+
+describe('roster sync: what the demo and a review found', () => {
+  test('a learner is recorded with the time they registered, not the time of the commit, and keeps it in the working copy', async () => {
+    let now = Date.parse('2026-03-02T15:00:00.000Z');
+    admin = await startAdmin();
+    // The store's clock: the registration is received at 15:00.
+    const companion = await syncedCompanion(admin, {}, {}, () => new Date(now));
+    companions.push(companion);
+    await companion.store.register(grace);
+    now += 3_600_000;
+    await companion.sync.syncNow();
+    await companion.sync.syncNow();
+    const added = admin.record().learners.find((l) => l.github_handle === 'grace-hopper')!;
+    assert.equal(added.registered_at, '2026-03-02T15:00:00.000Z');
+    assert.equal((await companion.local()).learners.find((l) => l.github_handle === 'grace-hopper')!.registered_at, '2026-03-02T15:00:00.000Z');
+  });
+
+  test('a commit GitHub refuses for another reason than a moved roster (a rule on the branch) is reported in its words, not retried as a conflict', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    admin.sim.faults.refusal({ method: 'PUT', status: 409, message: 'Repository rule violations found', count: 10 });
+    await companion.sync.syncNow();
+    assert.match(companion.sync.state.problem!.text, /GitHub refused the commit to roster\.json \(409: Repository rule violations found\)/);
+    assert.equal(admin.sim.requests.count({ method: 'PUT' }), 1);
+    assert.equal((await companion.store.pending()).length, 1);
+  });
+
+  test('while commits wait for a provisioning run, the sync counts as healthy for /readyz', async () => {
+    const { admin, companion } = await setUp({}, WITH_PROVISIONING);
+    admin.sim.state.addRun(`${WORKSHOP.owner}/${WORKSHOP.name}`, { workflow: WORKFLOW, status: 'in_progress' });
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.ok(companion.sync.state.waitingForProvisioningSince);
+    assert.deepEqual(companion.sync.readiness(), { ready: true });
+  });
+
+  test('a local-mode roster switched to GitHub mode keeps its learners in a copy, named in the log, before it follows the roster of record', async () => {
+    admin = await startAdmin({ roster: rosterText({ ...EXAMPLE_ROSTER, learners: [] }) });
+    const companion = await syncedCompanion(admin);
+    companions.push(companion);
+    const local = rosterText();
+    await writeFile(companion.rosterPath, local);
+    await companion.sync.syncNow();
+    assert.deepEqual((await companion.local()).learners, []);
+    const copies = (await readdir(path.dirname(companion.rosterPath))).filter((name) => name.includes('.before-github-mode.'));
+    assert.equal(copies.length, 1);
+    assert.equal(await readFile(path.join(path.dirname(companion.rosterPath), copies[0]!), 'utf8'), local);
+    assert.ok(companion.log.lines.some((l) => l.level === 'warn' && /kept as a copy/.test(l.msg) && JSON.stringify(l.obj).includes(copies[0]!)));
+    // Only the first time.
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText({ ...EXAMPLE_ROSTER, learners: [] }), { message: 'touch' });
+    await companion.sync.syncNow();
+    assert.equal((await readdir(path.dirname(companion.rosterPath))).filter((name) => name.includes('.before-github-mode.')).length, 1);
   });
 });

@@ -33,6 +33,14 @@ export interface SecondaryRateLimitFault extends RequestPattern {
   count?: number;
 }
 
+/** A refusal that is not about the request's sha: a rule on the branch ("Repository rule violations found"). */
+export interface RefusalFault extends RequestPattern {
+  kind: 'refusal';
+  status: 409 | 422;
+  message?: string;
+  count?: number;
+}
+
 export interface NetworkFault extends RequestPattern {
   kind: 'network';
   /** Destroys the socket without an answer. */
@@ -60,7 +68,7 @@ export interface ConcurrentWriterFault {
   count?: number;
 }
 
-export type FaultInput = ServerErrorFault | SecondaryRateLimitFault | NetworkFault | ConcurrentWriterFault;
+export type FaultInput = ServerErrorFault | SecondaryRateLimitFault | RefusalFault | NetworkFault | ConcurrentWriterFault;
 
 export interface ActiveFault {
   id: number;
@@ -149,6 +157,10 @@ export class FaultController {
     return this.add({ ...pattern, kind: 'server-error', status: pattern.status ?? 502 });
   }
 
+  refusal(pattern: RequestPattern & { status?: 409 | 422; message?: string; count?: number }): number {
+    return this.add({ ...pattern, kind: 'refusal', status: pattern.status ?? 409 });
+  }
+
   secondaryRateLimit(pattern: RequestPattern & { status?: 403 | 429; retryAfter?: number | null; count?: number } = {}): number {
     return this.add({ ...pattern, kind: 'secondary-rate-limit' });
   }
@@ -204,7 +216,7 @@ export class FaultController {
   }
 
   /** Takes (and uses up one strike of) the first armed fault of a kind matching the request. */
-  take<K extends 'server-error' | 'secondary-rate-limit' | 'network'>(kind: K, method: string, path: string): Extract<FaultInput, { kind: K }> | null {
+  take<K extends 'server-error' | 'secondary-rate-limit' | 'refusal' | 'network'>(kind: K, method: string, path: string): Extract<FaultInput, { kind: K }> | null {
     const found = this.active.find((a) => a.fault.kind === kind && requestMatches(a.fault as RequestPattern, method, path));
     if (!found) return null;
     this.strike(found);
@@ -262,6 +274,11 @@ export function faultFromJson(body: Record<string, unknown>): FaultInput {
       if (status !== 403 && status !== 429) throw new Error('status must be 403 or 429');
       const retryAfter = body.retryAfter === null ? null : body.retryAfter === undefined ? undefined : Number(body.retryAfter);
       return { kind: 'secondary-rate-limit', status, retryAfter, method, path, count };
+    }
+    case 'refusal': {
+      const status = Number(body.status ?? 409);
+      if (status !== 409 && status !== 422) throw new Error('status must be 409 or 422');
+      return { kind: 'refusal', status, message: typeof body.message === 'string' ? body.message : undefined, method, path, count };
     }
     case 'network':
       return { kind: 'network', method, path, count };

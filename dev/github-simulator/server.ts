@@ -226,6 +226,13 @@ export function createGitHubSimulator(options: SimulatorOptions = {}): GitHubSim
       return;
     }
 
+    const refusal = faults.take('refusal', method, path);
+    if (refusal) {
+      send(res, method, { status: refusal.status, body: { message: refusal.message ?? 'Repository rule violations found', documentation_url: DOCS, status: String(refusal.status) } }, base());
+      log(refusal.status, false, identity, 'refusal');
+      return;
+    }
+
     if (credentialError) {
       const answer = new ApiError(401, credentialError, DOCS).toResponse();
       send(res, method, answer, base());

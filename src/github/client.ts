@@ -22,7 +22,10 @@ export interface RepoFile {
 
 export type ReadResult = { readonly kind: 'unchanged' } | { readonly kind: 'missing' } | { readonly kind: 'file'; readonly file: RepoFile };
 
-export type WriteResult = { readonly kind: 'committed'; readonly commitSha: string; readonly blobSha: string } | { readonly kind: 'conflict' };
+export type WriteResult =
+  | { readonly kind: 'committed'; readonly commitSha: string; readonly blobSha: string }
+  /** 409 or 422: the version given is no longer current, or GitHub refused the change for another reason (a rule on the branch). */
+  | { readonly kind: 'conflict'; readonly status: number; readonly message: string };
 
 export interface RepoRef {
   readonly owner: string;
@@ -159,17 +162,37 @@ function octokitLogger(log: Logger) {
   };
 }
 
-/** An Octokit configured from GitHub mode's settings. */
-export function createOctokit(config: GitHubConfig, log: Logger, options: ClientOptions = {}): Octokit {
+/** An Octokit configured from GitHub mode's settings, and a way to drop a credential GitHub refused. */
+export interface GitHubConnection {
+  readonly octokit: Octokit;
+  /**
+   * Forgets cached installation tokens (GitHub App), so the next request
+   * makes a new one: a revoked token is not used again for the rest of its
+   * hour. Nothing to forget for a personal access token.
+   */
+  forgetCredentials(): void;
+}
+
+export function connectGitHub(config: GitHubConfig, log: Logger, options: ClientOptions = {}): GitHubConnection {
   const auth = config.auth;
-  return new ThrottledOctokit({
+  // The App library keeps installation tokens for most of their hour; this cache lets a refused one be dropped at once.
+  const installationTokens = new Map<string, string>();
+  const octokit = new ThrottledOctokit({
     baseUrl: config.apiUrl,
     userAgent: 'glow-companion',
     log: octokitLogger(log),
     request: { fetch: fetchWithTimeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS) },
     ...(auth.kind === 'token'
       ? { auth: auth.token }
-      : { authStrategy: createAppAuth, auth: { appId: auth.appId, privateKey: auth.privateKey, installationId: auth.installationId } }),
+      : {
+          authStrategy: createAppAuth,
+          auth: {
+            appId: auth.appId,
+            privateKey: auth.privateKey,
+            installationId: auth.installationId,
+            cache: { get: (key: string) => installationTokens.get(key) ?? '', set: (key: string, value: string) => void installationTokens.set(key, value) },
+          },
+        }),
     // 409 and 422 answer a compare-and-swap that lost: the caller reads again instead.
     retry: { doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451], retries: 3, retryAfterBaseValue: options.retryBaseMs ?? 1000 },
     throttle: {
@@ -178,15 +201,18 @@ export function createOctokit(config: GitHubConfig, log: Logger, options: Client
       onSecondaryRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1 && retryAfter <= 5,
     },
   }) as unknown as Octokit;
+  return { octokit, forgetCredentials: () => installationTokens.clear() };
 }
 
-/** The GitHubApi over Octokit. */
-export function createGitHubApi(octokit: Octokit): GitHubApi {
+/** The GitHubApi over a connection. */
+export function createGitHubApi({ octokit, forgetCredentials }: GitHubConnection): GitHubApi {
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (error) {
-      throw toGitHubError(error, what);
+      const failure = toGitHubError(error, what);
+      if (failure.problem === 'auth') forgetCredentials();
+      throw failure;
     }
   };
   return {
@@ -243,7 +269,7 @@ export function createGitHubApi(octokit: Octokit): GitHubApi {
         } catch (error) {
           const status = (error as OctokitErrorShape).status;
           // The version given is no longer current (409), or a file appeared where none was (422, "sha" wasn't supplied).
-          if (status === 409 || status === 422) return { kind: 'conflict' } as const;
+          if (status === 409 || status === 422) return { kind: 'conflict', status, message: githubMessage(error as OctokitErrorShape) } as const;
           throw error;
         }
       }),

@@ -22,7 +22,7 @@ import type { GitHubConfig } from '../config.js';
 import { RosterInvalidError, emptyRoster, parseRoster, type Roster } from '../roster/contract.js';
 import { applyRegistrations, serializeCanonical } from '../roster/incremental.js';
 import type { Logger } from '../roster/errors.js';
-import type { OutboxEntry } from '../roster/outbox.js';
+import { entryRegistration, type OutboxEntry } from '../roster/outbox.js';
 import type { RosterStore } from '../roster/store.js';
 import { GitHubError, type GitHubApi, type RepoRef } from './client.js';
 
@@ -275,7 +275,7 @@ export class RosterSync {
 
     for (let attempt = 1; ; attempt++) {
       const now = new Date(this.now());
-      const { roster, outcomes } = applyRegistrations(record.roster, entries.map((e) => e.registration), now);
+      const { roster, outcomes } = applyRegistrations(record.roster, entries.map(entryRegistration), now);
       const changes = outcomes.filter((o) => o === 'created' || o === 'updated').length;
       const refused = entries.filter((_, i) => outcomes[i] === 'unknown-cohort');
       if (refused.length > 0) {
@@ -306,7 +306,12 @@ export class RosterSync {
       const pause = this.options.conflictBackoffMs * 2 ** (attempt - 1) * (0.5 + this.random());
       this.log.info({ attempt, pauseMs: Math.round(pause) }, 'roster sync: the roster of record moved since it was read; reading it again');
       await new Promise((resolve) => setTimeout(resolve, pause));
+      const previousSha = record.sha;
       record = (await this.readRecord(branch, null))!;
+      if (record.sha === previousSha) {
+        // Nothing moved: GitHub refused the commit itself (a rule on the branch, say), so trying again would not help.
+        throw new GitHubError('refused', `GitHub refused the commit to ${this.config.rosterFile} (${result.status}${result.message ? `: ${result.message}` : ''}); check the rules on the branch and the token's permissions`, result.status);
+      }
     }
   }
 
@@ -338,7 +343,8 @@ export class RosterSync {
       this.log.warn({ waitedMs: now - this.waitingSince }, 'roster sync: a provisioning run is still in progress after the longest wait; committing anyway');
       return false;
     }
-    this.update({ waitingForProvisioningSince: new Date(this.waitingSince) });
+    // Reading worked and waiting is deliberate: the sync is healthy, and /readyz stays ready.
+    this.update({ waitingForProvisioningSince: new Date(this.waitingSince), lastSuccessAt: new Date(now), problem: null });
     this.log.info({ active }, 'roster sync: a provisioning run is in progress; the commit waits for it');
     this.again = false;
     queueMicrotask(() => this.schedule(this.options.provisioningPollMs));

@@ -125,6 +125,8 @@ export type ConnectionModel =
       repositoryUrl: string | null;
       /** Said when the API is not github.com's (GitHub Enterprise Server, or the simulator of the demo). */
       apiUrl: string | null;
+      /** The API is on this machine: the demo's GitHub simulator, or a test double. */
+      apiIsLocal: boolean;
       rosterFile: string;
       branch: string | null;
       lastRead: TimeModel | null;

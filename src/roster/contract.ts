@@ -58,6 +58,8 @@ export type Registration = Readonly<{
   github_handle: string;
   cohort_id: string;
   path: LearnerPath;
+  /** When it was received (ISO-8601 UTC), when that was before it is applied; otherwise it is "now". */
+  registered_at?: string;
 }>;
 
 export type RedactedLearner = Readonly<{
@@ -301,7 +303,7 @@ export function newLearner(registration: Registration, now: Date): Learner {
     learning_room_repo: null,
     provision_state: 'pending',
     status: 'awaiting-ack',
-    registered_at: now.toISOString(),
+    registered_at: registration.registered_at ?? now.toISOString(),
     last_signal_at: null,
     enrollment_repo: null,
     enrollment_issue_number: null,

@@ -26,6 +26,11 @@ export function outboxPath(rosterFile: string): string {
   return `${rosterFile}.outbox.jsonl`;
 }
 
+/** The registration an entry records, received at the entry's time. */
+export function entryRegistration(entry: OutboxEntry): Registration {
+  return { ...entry.registration, registered_at: entry.at };
+}
+
 export function newEntryId(): string {
   return `${Date.now().toString(36)}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
 }
@@ -34,6 +39,8 @@ function isEntry(value: unknown): value is OutboxEntry {
   if (typeof value !== 'object' || value === null) return false;
   const { id, at, registration } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof at !== 'string' || typeof registration !== 'object' || registration === null) return false;
+  // The time becomes the learner's registered_at, which the contract wants as toISOString writes it.
+  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString() !== at) return false;
   const r = registration as Record<string, unknown>;
   return typeof r.github_handle === 'string' && typeof r.cohort_id === 'string' && isPath(r.path);
 }

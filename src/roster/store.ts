@@ -21,9 +21,9 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { RosterInvalidError, emptyRoster, parseRoster, type Registration, type Roster, type UpsertOutcome } from './contract.js';
+import { RosterInvalidError, emptyRoster, keyOfLearner, parseRoster, type Registration, type Roster, type UpsertOutcome } from './contract.js';
 import { applyRegistrations, canonicalForm, serializeCanonicalChunks } from './incremental.js';
-import { appendOutbox, dropFromOutbox, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
+import { appendOutbox, dropFromOutbox, entryRegistration, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
 import { RosterTooLargeError, RosterUnavailableError, silentLog, type Logger } from './errors.js';
 import { properLock, type LockFn } from './lock.js';
 
@@ -180,13 +180,42 @@ export class RosterStore {
       // A local file that breaks the contract is reported, never overwritten, even here.
       const current = await this.currentFile();
       const file = outboxPath(target);
+      if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
       const remaining = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : null;
       const waiting = await readOutbox(this.fs, file);
       const now = this.now();
-      const local = applyRegistrations(canonicalForm(record, now), waiting.map((e) => e.registration), now).roster;
+      const local = applyRegistrations(canonicalForm(record, now), waiting.map(entryRegistration), now).roster;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
       return remaining ?? waiting.length;
     });
+  }
+
+  /**
+   * The first time a roster file follows a roster of record (no outbox beside
+   * it yet: it was a local-mode roster, or is new), learners it holds that the
+   * roster of record does not would vanish from it. They are kept: the file is
+   * copied beside itself first and the copy named in the log. Then the outbox
+   * is made, so this happens once.
+   */
+  private async keepLocalLearners(target: string, local: Roster, record: Roster, outboxFile: string): Promise<void> {
+    const recorded = new Set(record.learners.map(keyOfLearner));
+    const missing = local.learners.filter((l) => !recorded.has(keyOfLearner(l)));
+    if (missing.length > 0) {
+      const copy = path.join(path.dirname(target), `${path.basename(target)}.before-github-mode.${this.now().toISOString().replace(/[:.]/g, '-')}.json`);
+      const bytes = Buffer.from(await this.fs.readFile(target, 'utf8'));
+      const handle = await this.fs.open(copy, 'wx', 0o600);
+      try {
+        await handle.writev([bytes]);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      this.log.warn(
+        { learners: missing.length, copy },
+        'the local roster holds learners the roster of record does not; it is kept as a copy before it follows the roster of record: commit them to the admin repository, or ask them to register again',
+      );
+    }
+    await (await this.fs.open(outboxFile, 'a', 0o600)).close();
   }
 
   /** Runs `fn` on the write target while holding the roster's lock. */

@@ -82,6 +82,7 @@ export function connectionModel(github: GitHubConfig | null, state: SyncState | 
     repository: state.repository,
     repositoryUrl: github.apiUrl === GITHUB_API ? `https://github.com/${state.repository}` : null,
     apiUrl: github.apiUrl === GITHUB_API ? null : github.apiUrl,
+    apiIsLocal: new URL(github.apiUrl).protocol === 'http:',
     rosterFile: state.rosterFile,
     branch: state.branch,
     lastRead: time(state.lastReadAt),

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createGitHubSimulator, type GitHubSimulator, type Permissions } from '../../dev/github-simulator/index.js';
 import { loadConfig, type Config, type GitHubConfig } from '../../src/config.js';
-import { createGitHubApi, createOctokit, type GitHubApi } from '../../src/github/client.js';
+import { connectGitHub, createGitHubApi, type GitHubApi } from '../../src/github/client.js';
 import { RosterSync, type SyncOptions } from '../../src/github/sync.js';
 import { parseRoster, serializeRoster, type Roster } from '../../src/roster/contract.js';
 import { RosterStore } from '../../src/roster/store.js';
@@ -86,15 +86,15 @@ export interface SyncedCompanion {
 }
 
 /** A companion's store and sync (no HTTP), in GitHub mode against the simulator, with its own working copy. */
-export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string, string> = {}, options: SyncOptions = {}): Promise<SyncedCompanion> {
+export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string, string> = {}, options: SyncOptions = {}, now?: () => Date): Promise<SyncedCompanion> {
   const { dir, cleanup } = await tempDir('glow-github-');
   const rosterPath = path.join(dir, 'roster.json');
   const config = loadConfig({ COMPANION_ROSTER_PATH: rosterPath, ...githubEnv(admin, env) });
   const github = config.github!;
   const log = recordingLog();
   let sync: RosterSync | null = null;
-  const store = new RosterStore({ path: rosterPath, outbox: true, log: log.log, onRecorded: () => sync?.nudge() });
-  const api = createGitHubApi(createOctokit(github, log.log, { retryBaseMs: 20 }));
+  const store = new RosterStore({ path: rosterPath, outbox: true, log: log.log, onRecorded: () => sync?.nudge(), ...(now ? { now } : {}) });
+  const api = createGitHubApi(connectGitHub(github, log.log, { retryBaseMs: 20 }));
   sync = new RosterSync(github, api, store, log.log, { gatherMs: 20, conflictBackoffMs: 10, provisioningPollMs: 50, dispatchWindowMs: 200, ...options });
   const s = sync;
   return {
