@@ -1,0 +1,131 @@
+/**
+ * The read-only GitHub calls derived progress makes, over Octokit. Every
+ * read is conditional: the ETag of each page read is kept, and a page that
+ * has not changed is answered 304, which costs no rate limit, and served from
+ * what was kept. Lists are read whole, page by page, following `Link`.
+ */
+import type { Octokit } from '@octokit/rest';
+import { toGitHubError, type RepoRef } from './client.js';
+import type { EnrollmentIssueSignal, IssueCommentSignal, ProvisioningLogEntry, PullRequestSignal, RoomIssueSignal } from './progress-rules.js';
+
+export interface ProgressApi {
+  /** The enrollment issue; null when GitHub answers that it does not exist. */
+  issue(repo: RepoRef, number: number): Promise<EnrollmentIssueSignal | null>;
+  issueComments(repo: RepoRef, number: number): Promise<ReadonlyArray<IssueCommentSignal>>;
+  /** Every issue of a repository, pull requests included. */
+  repositoryIssues(repo: RepoRef): Promise<ReadonlyArray<RoomIssueSignal>>;
+  openPullRequests(repo: RepoRef): Promise<ReadonlyArray<PullRequestSignal>>;
+  /** The provisioning log's entries; empty when there is no log yet. */
+  provisioningLog(repo: RepoRef, path: string, ref: string | null): Promise<ReadonlyArray<ProvisioningLogEntry>>;
+  /** Requests answered in full (each costs rate limit) and answered 304 (free), so far. */
+  readonly usage: { readonly full: number; readonly notModified: number };
+}
+
+interface Kept {
+  etag: string;
+  data: unknown;
+  next: string | null;
+}
+
+/** How many pages' ETags and bodies are kept at most; the oldest go first. */
+export const KEPT_PAGES = 20_000;
+
+/** The URL of the `rel="next"` page in a `Link` header, if any. */
+export function nextPage(link: string | undefined): string | null {
+  if (!link) return null;
+  for (const part of link.split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (match) return match[1]!;
+  }
+  return null;
+}
+
+function isStatus(error: unknown, status: number): boolean {
+  return (error as { status?: unknown })?.status === status;
+}
+
+export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): ProgressApi {
+  const kept = new Map<string, Kept>();
+  const usage = { full: 0, notModified: 0 };
+
+  /** One page, conditionally: from what was kept when GitHub says it has not changed. */
+  async function page(url: string): Promise<{ data: unknown; next: string | null }> {
+    const before = kept.get(url);
+    try {
+      const response = await octokit.request(`GET ${url}`, { headers: before ? { 'if-none-match': before.etag } : {} });
+      usage.full += 1;
+      const link = response.headers.link;
+      const entry = { etag: String(response.headers.etag ?? ''), data: response.data, next: nextPage(typeof link === 'string' ? link : undefined) };
+      kept.delete(url);
+      if (entry.etag !== '') {
+        kept.set(url, entry);
+        if (kept.size > keptPages) kept.delete(kept.keys().next().value!);
+      }
+      return entry;
+    } catch (error) {
+      if (before && isStatus(error, 304)) {
+        usage.notModified += 1;
+        // Kept most recently used, so what is read every round stays.
+        kept.delete(url);
+        kept.set(url, before);
+        return before;
+      }
+      throw error;
+    }
+  }
+
+  async function all<T>(first: string): Promise<T[]> {
+    const items: T[] = [];
+    const seen = new Set<string>();
+    for (let url: string | null = first; url !== null && !seen.has(url); ) {
+      seen.add(url);
+      const { data, next } = await page(url);
+      if (!Array.isArray(data)) throw new Error(`GitHub answered ${url} with something other than a list`);
+      items.push(...(data as T[]));
+      url = next;
+    }
+    return items;
+  }
+
+  const path = (repo: RepoRef) => `/repos/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.repo)}`;
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toGitHubError(error, what);
+    }
+  };
+
+  return {
+    usage,
+    issue: (repo, number) =>
+      call(`read issue ${number} in ${repo.owner}/${repo.repo}`, async () => {
+        try {
+          return (await page(`${path(repo)}/issues/${number}`)).data as EnrollmentIssueSignal;
+        } catch (error) {
+          if (isStatus(error, 404) || isStatus(error, 410)) return null;
+          throw error;
+        }
+      }),
+    issueComments: (repo, number) => call(`read the comments of issue ${number} in ${repo.owner}/${repo.repo}`, () => all<IssueCommentSignal>(`${path(repo)}/issues/${number}/comments?per_page=100`)),
+    repositoryIssues: (repo) => call(`read the issues of ${repo.owner}/${repo.repo}`, () => all<RoomIssueSignal>(`${path(repo)}/issues?state=all&per_page=100`)),
+    openPullRequests: (repo) => call(`read the pull requests of ${repo.owner}/${repo.repo}`, () => all<PullRequestSignal>(`${path(repo)}/pulls?state=open&per_page=100`)),
+    provisioningLog: (repo, filePath, ref) =>
+      call(`read ${filePath} in ${repo.owner}/${repo.repo}`, async () => {
+        const query = ref === null ? '' : `?ref=${encodeURIComponent(ref)}`;
+        let data: unknown;
+        try {
+          data = (await page(`${path(repo)}/contents/${filePath.split('/').map(encodeURIComponent).join('/')}${query}`)).data;
+        } catch (error) {
+          if (isStatus(error, 404)) return [];
+          throw error;
+        }
+        let file = data as { encoding?: string; content?: string; sha?: string };
+        // Over 1 MB the contents answer carries no content: read the blob instead.
+        if (file.encoding === 'none' && typeof file.sha === 'string') file = (await page(`${path(repo)}/git/blobs/${file.sha}`)).data as typeof file;
+        if (file.encoding !== 'base64' || typeof file.content !== 'string') return [];
+        const parsed: unknown = JSON.parse(Buffer.from(file.content, 'base64').toString('utf8'));
+        return Array.isArray(parsed) ? (parsed as ProvisioningLogEntry[]) : [];
+      }),
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The progress reader against the GitHub simulator: what it reads for each
+ * learner, that steady-state refreshes are answered 304 (no rate limit), that
+ * pagination is followed, and that a failure keeps the last snapshot.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { connectGitHub } from '../src/github/client.js';
+import { createProgressApi } from '../src/github/progress-api.js';
+import { ProgressReader } from '../src/github/progress.js';
+import { deriveProgress } from '../src/github/progress-rules.js';
+import { learnerKey, type Roster } from '../src/roster/contract.js';
+import { ADMIN_REPO, EXAMPLE_ROSTER, recordingLog, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
+
+const ENROLL = 'Community-Access/git-going-with-github';
+const ROOM = 'Community-Access/learning-room-spring-2026-ada-lovelace';
+
+let admin: SimulatedAdmin | null = null;
+let companion: SyncedCompanion | null = null;
+afterEach(async () => {
+  await companion?.close();
+  await admin?.close();
+  admin = companion = null;
+});
+
+const ROSTER: Roster = {
+  ...EXAMPLE_ROSTER,
+  learners: [
+    { ...EXAMPLE_ROSTER.learners[0]!, learning_room_repo: ROOM, enrollment_repo: ENROLL, enrollment_issue_number: 1, status: 'awaiting-ack' },
+    { ...EXAMPLE_ROSTER.learners[0]!, github_handle: 'grace-hopper', learning_room_repo: null, provision_state: 'pending', enrollment_repo: null, enrollment_issue_number: null },
+  ],
+};
+
+async function setUp(rooms = 3) {
+  admin = await startAdmin({ roster: rosterText(ROSTER), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
+  const { state } = admin.sim;
+  state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
+  state.addIssue(ENROLL, { title: 'Enroll: ada-lovelace', user: 'ada-lovelace', labels: ['enrollment'] });
+  state.addComment(ENROLL, 1, { user: 'facilitator-sam', body: 'Welcome! Reply ack to confirm.' });
+  state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: 'ack\n\n> Welcome! Reply ack to confirm.' });
+  state.createRepo({ owner: 'Community-Access', name: 'learning-room-spring-2026-ada-lovelace', private: true });
+  for (let n = 1; n <= rooms; n++) state.addIssue(ROOM, { title: `Challenge ${n}`, state: n < rooms ? 'closed' : 'open', user: 'glow-bot' });
+  state.addPull(ROOM, { title: 'Add my name', user: 'ada-lovelace' });
+  state.commitFile(ADMIN_REPO, 'provisioning-log.json', JSON.stringify([{ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', attempt_at: '2026-03-02T15:01:00.000Z', result: 'created', repo: ROOM, template_sha: 'abc', error_detail: null }]), { message: 'log' });
+  companion = await syncedCompanion(admin);
+  await companion.sync.syncNow();
+  const api = createProgressApi(connectGitHub(companion.github, companion.log.log, { retryBaseMs: 10 }).octokit);
+  const reader = new ProgressReader(companion.github, api, companion.store, companion.log.log);
+  return { admin, companion, api, reader };
+}
+
+describe('progress reader', () => {
+  test('reads each learner\'s enrollment issue, comments, challenges, pull requests and the provisioning log, and the rules derive from them', async () => {
+    const { reader } = await setUp();
+    await reader.refreshNow();
+    const snapshot = reader.state.snapshot!;
+    assert.equal(snapshot.unread, 0);
+    const signals = snapshot.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!;
+    assert.equal(signals.comments.length, 2);
+    assert.equal(signals.roomIssues.filter((i) => !('pull_request' in i)).length, 3);
+    assert.equal(signals.openPullRequests.length, 1);
+    assert.equal(snapshot.provisioningLog.length, 1);
+    const progress = deriveProgress(ROSTER.learners[0]!, signals, { now: new Date(), cohorts: ROSTER.cohorts });
+    assert.equal(progress.status, 'active-day1');
+    assert.equal(progress.challengesCompleted, 2);
+    assert.equal(progress.currentChallenge, 3);
+    // A learner with no Learning Room and no enrollment issue costs no request and has empty signals.
+    const grace = snapshot.signals.get(learnerKey('grace-hopper', 'spring-2026'))!;
+    assert.deepEqual([grace.enrollmentIssue, grace.comments, grace.roomIssues], [null, [], []]);
+  });
+
+  test('a steady-state refresh is answered 304 throughout, costing no rate limit', async () => {
+    const { admin, api, reader } = await setUp();
+    await reader.refreshNow();
+    const full = api.usage.full;
+    const mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    const second = admin.sim.requests.list({ afterSeq: mark });
+    assert.ok(second.length >= 5, `only ${second.length} requests`);
+    assert.ok(second.every((r) => r.status === 304 && !r.counted), JSON.stringify(second.map((r) => [r.path, r.status])));
+    assert.equal(api.usage.full, full);
+  });
+
+  test('a list longer than a page is read whole, following Link', async () => {
+    const { reader } = await setUp(150);
+    await reader.refreshNow();
+    const signals = reader.state.snapshot!.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!;
+    assert.equal(signals.roomIssues.filter((i) => !('pull_request' in i)).length, 150);
+  });
+
+  test('a failed refresh keeps the last snapshot, and says what went wrong', async () => {
+    const { admin, reader } = await setUp();
+    await reader.refreshNow();
+    const before = reader.state.snapshot!;
+    admin.sim.faults.revokeToken(admin.token);
+    await reader.refreshNow();
+    assert.equal(reader.state.snapshot, before);
+    assert.match(reader.state.problem!.text, /did not accept the token/);
+  });
+
+  test('when one learner\'s reads fail, that learner keeps their last signals and the rest are fresh', async () => {
+    const { admin, reader } = await setUp();
+    await reader.refreshNow();
+    admin.sim.faults.serverError({ path: `/repos/${ROOM}/issues`, status: 502, count: 100 });
+    admin.sim.state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: 'day1-complete' });
+    await reader.refreshNow();
+    const snapshot = reader.state.snapshot!;
+    assert.equal(snapshot.unread, 1);
+    assert.equal(snapshot.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!.comments.length, 2, 'the learner whose reads failed keeps the last signals');
+    assert.match(reader.state.problem!.text, /progress of 1 learner could not be read/);
+  });
+
+  test('a log line per refresh, and never the token', async () => {
+    const { admin, reader } = await setUp();
+    const log = recordingLog();
+    const quiet = new ProgressReader(companion!.github, createProgressApi(connectGitHub(companion!.github, log.log).octokit), companion!.store, log.log);
+    await quiet.refreshNow();
+    await reader.refreshNow();
+    assert.ok(log.lines.some((l) => /progress refresh: done/.test(l.msg)));
+    assert.ok(!log.text().includes(admin.token));
+  });
+});
