@@ -17,7 +17,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
-import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, TEST_TOKEN, startApp, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 import { ALNUM, alnum, validUsername } from './helpers/arbitraries.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, test } from 'node:test';
-import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, startApp, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { csrfFrom } from './http.js';
 
 export const TEST_TOKEN = 'test-facilitator-token-0123456789';
 
@@ -127,10 +128,4 @@ export class Client {
     const page = await this.get('/dashboard');
     return this.post('/logout', { csrf_token: csrfFrom(page.body) });
   }
-}
-
-export function csrfFrom(html: string): string {
-  const match = /name="csrf_token" value="([^"]+)"/.exec(html);
-  if (!match) throw new Error('no csrf_token in the page');
-  return match[1]!;
 }
