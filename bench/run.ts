@@ -36,7 +36,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cookiePair, csrfFrom, request } from './lib/http.js';
+import { HttpClient, readCsrf } from '../test/helpers/http.js';
 import { Latencies, loadGet, loadRegistrationFlow, mergeResults, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
 import { COHORTS, learnerKey, readRoster, writeRoster } from './lib/roster.js';
@@ -211,8 +211,9 @@ async function measureBaselineAlone(settings: Settings, server: RunningServer): 
  * so that a busy spell on a shared machine falls on both rather than on one.
  */
 async function measureBaselineAndRegisterGet(settings: Settings, baseline: RunningServer | null, server: RunningServer, learners: number): Promise<void> {
-  const check = await request(server.port, 'GET', '/register');
-  if (check.status !== 200 || !cookiePair(check.headers['set-cookie'], COOKIE_NAME) || !csrfFrom(check.body)) {
+  const visitor = new HttpClient(server.base);
+  const check = await visitor.get('/register');
+  if (check.status !== 200 || !visitor.cookie(COOKIE_NAME) || !readCsrf(await check.text())) {
     throw new Error(`GET /register gave status ${check.status} without a new session cookie and CSRF token`);
   }
   const sliceS = baseline ? Math.max(1, Math.ceil(settings.durationS / 2)) : settings.durationS;
@@ -250,29 +251,27 @@ async function measureBaselineAndRegisterGet(settings: Settings, baseline: Runni
 }
 
 /** Signs in once as the facilitator; returns the session cookie (`name=value`, value as the server encoded it). */
-async function signIn(port: number): Promise<string> {
-  const form = await request(port, 'GET', '/login');
-  const first = cookiePair(form.headers['set-cookie'], COOKIE_NAME);
-  const csrf = csrfFrom(form.body);
+async function signIn(server: RunningServer): Promise<string> {
+  const facilitator = new HttpClient(server.base);
+  const form = await facilitator.get('/login');
+  const csrf = readCsrf(await form.text());
+  const first = facilitator.cookie(COOKIE_NAME);
   if (form.status !== 200 || !first || !csrf) throw new Error(`GET /login gave status ${form.status} without a usable cookie and token`);
-  const body = new URLSearchParams({ csrf_token: csrf, token: FACILITATOR_TOKEN }).toString();
-  const answer = await request(port, 'POST', '/login', {
-    headers: { cookie: first, 'content-type': 'application/x-www-form-urlencoded' },
-    body,
-  });
-  const session = cookiePair(answer.headers['set-cookie'], COOKIE_NAME);
-  if (answer.status !== 303 || !session) throw new Error(`POST /login gave status ${answer.status}${session ? '' : ' and no new session cookie'}`);
+  const answer = await facilitator.post('/login', { csrf_token: csrf, token: FACILITATOR_TOKEN });
+  const session = facilitator.cookie(COOKIE_NAME);
+  if (answer.status !== 303 || !session || session === first) throw new Error(`POST /login gave status ${answer.status}${session !== first ? '' : ' and no new session cookie'}`);
   return session;
 }
 
 async function measureDashboard(settings: Settings, server: RunningServer, learners: number): Promise<void> {
-  const cookie = await signIn(server.port);
-  const check = await request(server.port, 'GET', '/dashboard', { headers: { cookie }, timeoutMs: 30_000 });
+  const cookie = await signIn(server);
+  const check = await new HttpClient(server.base).get('/dashboard', { headers: { cookie }, timeoutMs: 30_000 });
+  const page = await check.text();
   const listed = learners === 0 ? 'No learners have registered yet.' : `(${learners} ${learners === 1 ? 'learner' : 'learners'})`;
-  if (check.status !== 200 || !check.body.includes(listed)) {
+  if (check.status !== 200 || !page.includes(listed)) {
     throw new Error(`GET /dashboard signed in gave status ${check.status}, not a page listing ${learners} learners`);
   }
-  log(`dashboard, ${learners} learners: ${settings.dashboardConnections} connections, ${settings.durationS} s (page ${fmt(check.body.length / 1024, 0)} KiB)`);
+  log(`dashboard, ${learners} learners: ${settings.dashboardConnections} connections, ${settings.durationS} s (page ${fmt(page.length / 1024, 0)} KiB)`);
   const headers = { cookie };
   await warmup(settings, server.port, '/dashboard', settings.dashboardConnections, headers);
   const result = await loadGet({
@@ -528,7 +527,7 @@ async function main(): Promise<void> {
         if (wantDashboard) await measureDashboard(settings, server, learners);
         if (wantRegistration) measured = await measureRegistration(settings, server, learners, rosterPath, bytes);
       } finally {
-        const code = await server.stop();
+        const { code } = await server.stop();
         running.splice(running.indexOf(server), 1);
         if (code !== 0) log(`  companion exited with code ${code}`);
       }

@@ -26,8 +26,14 @@ interface Harness {
 async function harness(options: SimulatorOptions = {}): Promise<Harness> {
   const sim = createGitHubSimulator(options);
   const url = await sim.start();
-  sim.seedAdminRepo({ owner: 'Community-Access', name: 'glow-admin', rosterText: ROSTER });
-  const token = sim.addToken({ login: 'companion-bot' });
+  let token: string;
+  try {
+    sim.seedAdminRepo({ owner: 'Community-Access', name: 'glow-admin', rosterText: ROSTER });
+    token = sim.addToken({ login: 'companion-bot' });
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
   const auth = { authorization: `token ${token}` };
   return {
     sim,
@@ -55,7 +61,7 @@ describe('GitHub simulator', () => {
     h = await harness();
   });
   after(async () => {
-    await h.sim.stop();
+    await h?.sim.stop();
   });
 
   test('repository: default branch, full name, private, permissions', async () => {
@@ -426,7 +432,7 @@ describe('GitHub simulator: App authentication', () => {
     h.sim.auth.addInstallation({ id: 77, account: 'Community-Access', permissions: { contents: 'write', metadata: 'read' } });
   });
   after(async () => {
-    await h.sim.stop();
+    await h?.sim.stop();
   });
 
   const jwt = (claims: Record<string, unknown> = {}): string => {

@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import type { LightMyRequestResponse } from 'fastify';
-import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, TEST_TOKEN, startApp, startAppWithRoster, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 import { WRONG_TOKEN } from '../src/routes/auth.js';
 import { buildApp } from '../src/app.js';
 import { SignedOutList } from '../src/http/signed-out.js';
@@ -15,9 +16,7 @@ afterEach(async () => t?.close());
 const EXAMPLE = readFile(new URL('../examples/roster.example.json', import.meta.url), 'utf8');
 
 async function withExample(env: Record<string, string> = {}, deps = {}): Promise<TestApp> {
-  const app = await startApp(env, deps);
-  await writeFile(app.rosterPath, await EXAMPLE);
-  return app;
+  return startAppWithRoster(await EXAMPLE, env, deps);
 }
 
 describe('facilitator sign-in', () => {
@@ -222,25 +221,22 @@ describe('sign-out and session lifetime', () => {
     assert.equal((await client.get('/dashboard')).statusCode, 303);
   });
 
-  test('changing the facilitator token ends every facilitator session', async () => {
+  test('changing the facilitator token ends every facilitator session', async (c) => {
     t = await startApp();
     const client = new Client(t.app);
     await client.signIn();
     const cookie = client.snapshot();
     const rotated = await startApp({ COMPANION_FACILITATOR_TOKEN: 'a-brand-new-token-value' });
-    try {
-      const other = new Client(rotated.app);
-      other.restore(cookie);
-      assert.equal((await other.get('/dashboard')).statusCode, 303);
-      // The same secret key and token would have accepted it.
-      const same = await startApp();
-      const again = new Client(same.app);
-      again.restore(cookie);
-      assert.equal((await again.get('/dashboard')).statusCode, 200);
-      await same.close();
-    } finally {
-      await rotated.close();
-    }
+    c.after(() => rotated.close());
+    const other = new Client(rotated.app);
+    other.restore(cookie);
+    assert.equal((await other.get('/dashboard')).statusCode, 303);
+    // The same secret key and token would have accepted it.
+    const same = await startApp();
+    c.after(() => same.close());
+    const again = new Client(same.app);
+    again.restore(cookie);
+    assert.equal((await again.get('/dashboard')).statusCode, 200);
   });
 });
 

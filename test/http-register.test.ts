@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
-import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, startApp, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
 let t: TestApp;

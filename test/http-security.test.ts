@@ -5,7 +5,8 @@ import Fastify, { type LightMyRequestResponse } from 'fastify';
 import type { HttpError } from '../src/http/errors.js';
 import { trackMethods } from '../src/http/methods.js';
 import { RosterStore } from '../src/roster/store.js';
-import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, startApp, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());

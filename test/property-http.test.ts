@@ -13,11 +13,12 @@
  * Runs per property are moderate; FC_NUM_RUNS overrides them.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
-import { Client, TEST_TOKEN, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, TEST_TOKEN, startApp, startAppWithRoster, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 import { ALNUM, alnum, validUsername } from './helpers/arbitraries.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;
@@ -338,10 +339,8 @@ const LISTED_ROSTER = {
 };
 const LISTED_IDS = LISTED_ROSTER.cohorts.map((c) => c.cohort_id);
 
-async function startListedApp(): Promise<TestApp> {
-  const t = await startApp();
-  await writeFile(t.rosterPath, `${JSON.stringify(LISTED_ROSTER, null, 2)}\n`);
-  return t;
+function startListedApp(): Promise<TestApp> {
+  return startAppWithRoster(`${JSON.stringify(LISTED_ROSTER, null, 2)}\n`);
 }
 
 /** A client, signed in or not, and the CSRF token of a form in its session. */

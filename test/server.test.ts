@@ -2,39 +2,43 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { parseRoster } from '../src/roster/contract.js';
 import { tempDir } from './helpers/app.js';
-import { HttpClient, runUntilExit, startServer } from './helpers/server.js';
+import { HttpClient } from './helpers/http.js';
+import { runUntilExit, startServer, type RunningServer } from './helpers/server.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
 before(async () => ({ dir, cleanup } = await tempDir('glow-server-')));
 after(async () => cleanup());
 
-const BASE_ENV = { COMPANION_SECURE_COOKIES: '0', COMPANION_FACILITATOR_TOKEN: 'server-test-token', COMPANION_RATE_LIMIT_MAX: '100000' };
+const BASE_ENV = { COMPANION_SECURE_COOKIES: '0', COMPANION_FACILITATOR_TOKEN: 'server-test-token', COMPANION_RATE_LIMIT_MAX: '100000', COMPANION_LOG_LEVEL: 'info' };
+
+/** Starts `src/server.ts` with BASE_ENV and `env`; stopped (and awaited) when the test ends, however it ends. */
+async function serverFor(t: TestContext, env: Record<string, string>): Promise<RunningServer> {
+  const server = await startServer({ entry: 'src', env: { ...BASE_ENV, ...env } });
+  t.after(() => server.stop());
+  return server;
+}
 
 describe('the server process', () => {
   for (const [name, value] of [['PORT', '99999'], ['COMPANION_RATE_LIMIT_MAX', 'lots'], ['COMPANION_SECURE_COOKIES', 'maybe'], ['COMPANION_FACILITATOR_TOKEN', ' ']] as const) {
     test(`refuses to start when ${name} is malformed, naming it`, async () => {
-      const { code, output } = await runUntilExit({ [name]: value });
+      const { code, output } = await runUntilExit({ entry: 'src', env: { [name]: value } });
       assert.equal(code, 2);
       assert.match(output, new RegExp(`configuration error: ${name}`));
     });
   }
 
-  test('warns that sessions will not survive a restart when no secret key is set', async () => {
-    const server = await startServer({ ...BASE_ENV, COMPANION_ROSTER_PATH: path.join(dir, 'warn.json') });
-    try {
-      assert.match(server.output(), /COMPANION_SECRET_KEY is not set/);
-    } finally {
-      await server.stop();
-    }
+  test('warns that sessions will not survive a restart when no secret key is set', async (t) => {
+    const server = await serverFor(t, { COMPANION_ROSTER_PATH: path.join(dir, 'warn.json') });
+    assert.match(server.output(), /COMPANION_SECRET_KEY is not set/);
   });
 
-  test('on SIGTERM it finishes in-flight registrations before exiting, losing none it confirmed', async () => {
+  test('on SIGTERM it finishes in-flight registrations before exiting, losing none it confirmed', async (t) => {
     const rosterPath = path.join(dir, 'shutdown', 'roster.json');
-    const server = await startServer({ ...BASE_ENV, COMPANION_SECRET_KEY: 'shutdown-test-secret-key-0123456789', COMPANION_ROSTER_PATH: rosterPath });
+    const server = await serverFor(t, { COMPANION_SECRET_KEY: 'shutdown-test-secret-key-0123456789', COMPANION_ROSTER_PATH: rosterPath });
     const clients = Array.from({ length: 30 }, () => new HttpClient(server.base));
     const tokens = await Promise.all(clients.map((c) => c.csrf('/register')));
     const posts = clients.map((client, i) =>
@@ -55,8 +59,8 @@ describe('the server process', () => {
     for (const handle of confirmed) assert.ok(handles.has(handle), `${handle} got a success page but is not on disk`);
   });
 
-  test('many slow clients holding connections open do not stop a normal request', async () => {
-    const server = await startServer({ ...BASE_ENV, COMPANION_ROSTER_PATH: path.join(dir, 'slow.json') });
+  test('many slow clients holding connections open do not stop a normal request', async (t) => {
+    const server = await serverFor(t, { COMPANION_ROSTER_PATH: path.join(dir, 'slow.json') });
     const sockets: net.Socket[] = [];
     try {
       for (let i = 0; i < 200; i++) {
@@ -71,8 +75,8 @@ describe('the server process', () => {
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { status: 'ok' });
     } finally {
+      // Before the server is stopped, which would otherwise wait for their requests.
       for (const socket of sockets) socket.destroy();
-      await server.stop();
     }
   });
 });

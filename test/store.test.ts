@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmod, readFile, readdir, rm, stat, writeFile, mkdir, utimes } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
@@ -54,8 +54,15 @@ function countingWrites(): { fs: RosterFs; readonly writes: number } {
   return { fs, get writes() { return writes; } };
 }
 
-function runWorker(rosterPath: string, prefix: string, count: number): ReturnType<typeof spawn> {
-  return spawn(process.execPath, ['--import', 'tsx', WORKER, rosterPath, prefix, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A register-worker process, killed when the test ends if it is still running (a failed test leaves none behind). */
+function runWorker(t: TestContext, rosterPath: string, prefix: string, count: number): ReturnType<typeof spawn> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, rosterPath, prefix, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await closed;
+  });
+  return child;
 }
 
 function outputOf(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: string[] }> {
@@ -238,10 +245,10 @@ describe('roster store: registering', () => {
     assert.equal((await readRoster(rosterPath)).learners.length, 7);
   });
 
-  test('several processes registering into one file at once lose nothing', async () => {
+  test('several processes registering into one file at once lose nothing', async (t) => {
     const rosterPath = freshPath();
     await seed(rosterPath);
-    const children = ['p1', 'p2', 'p3'].map((prefix) => outputOf(runWorker(rosterPath, prefix, 40)));
+    const children = ['p1', 'p2', 'p3'].map((prefix) => outputOf(runWorker(t, rosterPath, prefix, 40)));
     const outputs = await Promise.all(children);
     for (const output of outputs) {
       assert.equal(output.code, 0);
@@ -253,11 +260,11 @@ describe('roster store: registering', () => {
     assert.deepEqual(await leftovers(rosterPath), []);
   });
 
-  test('a process killed with SIGKILL in the middle of writes leaves a file that parses and keeps what it confirmed', async () => {
+  test('a process killed with SIGKILL in the middle of writes leaves a file that parses and keeps what it confirmed', async (t) => {
     const rosterPath = freshPath();
     await seed(rosterPath);
     for (let round = 0; round < 3; round++) {
-      const child = runWorker(rosterPath, `k${round}`, 0);
+      const child = runWorker(t, rosterPath, `k${round}`, 0);
       const output = outputOf(child);
       // Let it write for a while, then kill it wherever it is.
       await new Promise((resolve) => setTimeout(resolve, 600 + round * 170));

@@ -5,9 +5,9 @@
  * summary's markup. The browser suites check the same pages as rendered.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, test } from 'node:test';
-import { Client, csrfFrom, startApp, type TestApp } from './helpers/app.js';
+import { Client, startAppWithRoster, type TestApp } from './helpers/app.js';
+import { csrfFrom } from './helpers/http.js';
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -20,9 +20,7 @@ const ROSTER = {
 };
 
 async function withRoster(env: Record<string, string> = {}, deps = {}): Promise<TestApp> {
-  const app = await startApp(env, deps);
-  await writeFile(app.rosterPath, JSON.stringify(ROSTER));
-  return app;
+  return startAppWithRoster(JSON.stringify(ROSTER), env, deps);
 }
 
 interface Tag {

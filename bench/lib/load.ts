@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { HOST, cookiePair, csrfFrom } from './http.js';
+import { cookiePair, readCsrf } from '../../test/helpers/http.js';
+import { HOST } from '../../test/helpers/server.js';
 
 export interface Percentiles {
   count: number;
@@ -264,7 +265,7 @@ export async function loadRegistrationFlow(
           return;
         }
         ctx.cookie = cookiePair(header(headers as Record<string, unknown>, 'set-cookie'), o.cookieName);
-        ctx.csrf = csrfFrom(body);
+        ctx.csrf = readCsrf(body);
         if (!ctx.cookie || !ctx.csrf) unusableForms++;
       },
     },

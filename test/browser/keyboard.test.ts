@@ -95,6 +95,7 @@ describe('keyboard journeys, with JavaScript off', () => {
   });
 
   after(async () => {
+    await context?.close();
     await Promise.all([browser?.close(), server?.stop()]);
   });
 

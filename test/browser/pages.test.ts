@@ -416,10 +416,14 @@ describe('every page state in a real browser', { concurrency: CONCURRENCY }, () 
   before(async () => {
     browser = await launchBrowser();
     // The main servers have a facilitator token; the limited one has none and allows 2 POSTs a window.
-    servers = await Promise.all([
+    // Every server that did start is kept for `after` to stop, even when another failed to.
+    const started = await Promise.allSettled([
       startServer({ COMPANION_FACILITATOR_TOKEN: '', COMPANION_RATE_LIMIT_MAX: '2', COMPANION_RATE_LIMIT_WINDOW: '600' }),
       ...Array.from({ length: CONCURRENCY }, () => startServer()),
     ]);
+    servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failure = started.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
     limitedPool = new ServerPool(servers.slice(0, 1));
     mainPool = new ServerPool(servers.slice(1));
     shots = await screenshotDir('pages');

@@ -3,12 +3,13 @@
  * low limits, a known token; every control left on), and a small client
  * that keeps cookies and reads CSRF tokens the way a browser's form would.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { csrfFrom } from './http.js';
 
 export const TEST_TOKEN = 'test-facilitator-token-0123456789';
 
@@ -41,18 +42,40 @@ export interface TestApp {
 export async function startApp(env: Record<string, string> = {}, deps: AppDeps = {}, rosterName = 'roster.json'): Promise<TestApp> {
   const { dir, cleanup } = await tempDir();
   const rosterPath = path.join(dir, rosterName);
-  const config = testConfig(rosterPath, env);
-  const app = await buildApp(config, deps);
+  let config: Config;
+  let app: FastifyInstance;
+  try {
+    config = testConfig(rosterPath, env);
+    app = await buildApp(config, deps);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
   return {
     app,
     config,
     rosterPath,
     dir,
-    close: async () => {
-      await app.close();
-      await cleanup();
-    },
+    // Once only, however often it is called (a file-wide afterEach may close an app its test already closed).
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await cleanup();
+      })()),
   };
+}
+
+/** startApp with the roster file already holding `roster`; closed again if it cannot be written. */
+export async function startAppWithRoster(roster: string, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestApp> {
+  const t = await startApp(env, deps);
+  try {
+    await writeFile(t.rosterPath, roster);
+  } catch (error) {
+    await t.close();
+    throw error;
+  }
+  return t;
 }
 
 type Headers = Record<string, string>;
@@ -127,10 +150,4 @@ export class Client {
     const page = await this.get('/dashboard');
     return this.post('/logout', { csrf_token: csrfFrom(page.body) });
   }
-}
-
-export function csrfFrom(html: string): string {
-  const match = /name="csrf_token" value="([^"]+)"/.exec(html);
-  if (!match) throw new Error('no csrf_token in the page');
-  return match[1]!;
 }

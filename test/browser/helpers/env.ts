@@ -4,16 +4,13 @@
  * configured only through its environment, and roster files to put it in
  * each state.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { freePort } from '../../helpers/server.js';
+import { ROOT, startServer as startCompanion, type RunningServer } from '../../helpers/server.js';
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const TOKEN = 'browser-suite-facilitator-token-0123456789';
 export const HELP_URL = 'https://github.com/example/glow/issues/new';
@@ -39,76 +36,52 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-export { freePort };
-
 export interface Server {
   base: string;
   rosterPath: string;
   /** Everything the server wrote to stdout and stderr, for failure messages. */
   output: () => string;
+  /** Stops the server (SIGTERM, then SIGKILL), awaits its exit and removes its roster folder. */
   stop: () => Promise<void>;
 }
 
 /**
- * Starts `node dist/server.js` (so the PID is the server's) with its own
- * temporary roster and waits for /healthz.
+ * Starts the built server (`node dist/server.js`, so the PID is the server's)
+ * with its own temporary roster and waits for /healthz.
  */
 export async function startServer(env: Record<string, string> = {}): Promise<Server> {
-  const serverJs = path.join(ROOT, 'dist', 'server.js');
-  if (!existsSync(serverJs)) throw new Error('dist/server.js is missing: run `npm run build` before the browser suite.');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'glow-browser-'));
   const rosterPath = path.join(dir, 'roster.json');
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      COMPANION_ROSTER_PATH: rosterPath,
-      COMPANION_FACILITATOR_TOKEN: TOKEN,
-      COMPANION_SECURE_COOKIES: '0',
-      COMPANION_SECRET_KEY: 'browser-suite-secret-key-0123456789-abcdefghij',
-      COMPANION_RATE_LIMIT_MAX: '1000',
-      COMPANION_RATE_LIMIT_WINDOW: '300',
-      COMPANION_HOST: '127.0.0.1',
-      COMPANION_LOG_LEVEL: 'warn',
-      COMPANION_HELP_URL: HELP_URL,
-      ...env,
-      PORT: String(port),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`the server exited before it was ready:\n${text}`);
-    }
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`the server did not answer /healthz within 20 s:\n${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const removeDir = () => rm(dir, { recursive: true, force: true });
+  let server: RunningServer;
+  try {
+    server = await startCompanion({
+      entry: 'dist',
+      env: {
+        COMPANION_ROSTER_PATH: rosterPath,
+        COMPANION_FACILITATOR_TOKEN: TOKEN,
+        COMPANION_SECURE_COOKIES: '0',
+        COMPANION_SECRET_KEY: 'browser-suite-secret-key-0123456789-abcdefghij',
+        COMPANION_RATE_LIMIT_MAX: '1000',
+        COMPANION_RATE_LIMIT_WINDOW: '300',
+        COMPANION_LOG_LEVEL: 'warn',
+        COMPANION_HELP_URL: HELP_URL,
+        ...env,
+      },
+    });
+  } catch (error) {
+    await removeDir();
+    throw error;
   }
-  return { base, rosterPath, output: () => text, stop };
+  return {
+    base: server.base,
+    rosterPath,
+    output: server.output,
+    stop: async () => {
+      await server.stop();
+      await removeDir();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
