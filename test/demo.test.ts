@@ -11,7 +11,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import { tempDir } from './helpers/app.js';
-import { HttpClient, freePort } from './helpers/server.js';
+import { HttpClient } from './helpers/http.js';
+import { freePort } from './helpers/server.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const ADMIN_REPO = 'Community-Access/glow-admin';

@@ -51,13 +51,22 @@ export interface SimulatedAdmin {
 export async function startAdmin(options: { roster?: string; permissions?: Permissions; latencyMs?: number } = {}): Promise<SimulatedAdmin> {
   const sim = createGitHubSimulator({ latencyMs: options.latencyMs ?? 0 });
   const url = await sim.start();
+  try {
+    seed(sim, options);
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
+  const token = sim.addToken({ login: 'glow-companion-bot', permissions: options.permissions ?? { contents: 'write', actions: 'write', metadata: 'read' } });
+  const recordText = () => sim.state.readFile(ADMIN_REPO, 'roster.json')!.content.toString('utf8');
+  return { sim, url, token, recordText, record: () => parseRoster(recordText()), close: () => sim.stop() };
+}
+
+function seed(sim: GitHubSimulator, options: { roster?: string }): void {
   sim.seedAdminRepo({ ...ADMIN, rosterText: options.roster ?? rosterText() });
   sim.state.createRepo({ owner: WORKSHOP.owner, name: WORKSHOP.name, private: false });
   sim.state.commitFile(`${WORKSHOP.owner}/${WORKSHOP.name}`, `.github/workflows/${WORKFLOW}`, 'on:\n  workflow_dispatch:\n', { branch: 'main', message: 'workflow' });
   sim.state.addWorkflow(`${WORKSHOP.owner}/${WORKSHOP.name}`, { file: WORKFLOW, inputs: { dry_run: { required: false, type: 'boolean' } }, lifecycle: { queuedMs: 5, runMs: 5 } });
-  const token = sim.addToken({ login: 'glow-companion-bot', permissions: options.permissions ?? { contents: 'write', actions: 'write', metadata: 'read' } });
-  const recordText = () => sim.state.readFile(ADMIN_REPO, 'roster.json')!.content.toString('utf8');
-  return { sim, url, token, recordText, record: () => parseRoster(recordText()), close: () => sim.stop() };
 }
 
 /** Settings that make the companion wait for, and start, the workshop repository's provisioning workflow. */
@@ -89,7 +98,13 @@ export interface SyncedCompanion {
 export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string, string> = {}, options: SyncOptions = {}, now?: () => Date): Promise<SyncedCompanion> {
   const { dir, cleanup } = await tempDir('glow-github-');
   const rosterPath = path.join(dir, 'roster.json');
-  const config = loadConfig({ COMPANION_ROSTER_PATH: rosterPath, ...githubEnv(admin, env) });
+  let config: Config;
+  try {
+    config = loadConfig({ COMPANION_ROSTER_PATH: rosterPath, ...githubEnv(admin, env) });
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
   const github = config.github!;
   const log = recordingLog();
   let sync: RosterSync | null = null;
