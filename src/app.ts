@@ -32,6 +32,8 @@ import { healthRoutes } from './routes/health.js';
 import type { AppContext } from './routes/context.js';
 import { connectGitHub, createGitHubApi, type ClientOptions, type GitHubApi } from './github/client.js';
 import { RosterSync, type SyncOptions } from './github/sync.js';
+import { createProgressApi, type ProgressApi } from './github/progress-api.js';
+import { ProgressReader, type ProgressOptions } from './github/progress.js';
 import './http/fastify-types.js';
 
 /** Every route module, each given the same context. */
@@ -80,7 +82,7 @@ export interface AppDeps {
   now?: () => number;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   /** GitHub mode: another API seam, client or sync settings (tests, benchmarks). */
-  github?: { api?: GitHubApi; client?: ClientOptions; sync?: SyncOptions };
+  github?: { api?: GitHubApi; progressApi?: ProgressApi; client?: ClientOptions; sync?: SyncOptions; progress?: ProgressOptions };
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -109,12 +111,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       onRecorded: () => sync?.nudge(),
       ...deps.storeOptions,
     });
+  let progress: ProgressReader | null = null;
   if (config.github !== null) {
-    const api = deps.github?.api ?? createGitHubApi(connectGitHub(config.github, app.log, deps.github?.client));
-    sync = new RosterSync(config.github, api, store, app.log, deps.github?.sync);
+    // One connection, so the sync and the progress reader share its throttling.
+    const connection = connectGitHub(config.github, app.log, deps.github?.client);
+    sync = new RosterSync(config.github, deps.github?.api ?? createGitHubApi(connection), store, app.log, deps.github?.sync);
+    progress = new ProgressReader(config.github, deps.github?.progressApi ?? createProgressApi(connection.octokit), store, app.log, deps.github?.progress);
   }
   const sessions = new FacilitatorSessions(config, deps.now);
-  const context: AppContext = { config, store, sessions, sync };
+  const context: AppContext = { config, store, sessions, sync, progress };
 
   await registerSecurityHeaders(app, config);
   await registerSession(app, config);
@@ -137,10 +142,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   registerErrorHandlers(app, config);
 
   app.addHook('onClose', async () => {
+    await progress?.stop();
     await sync?.stop();
     await store.close();
   });
   await app.ready();
   sync?.start();
+  progress?.start();
   return app;
 }

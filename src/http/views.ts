@@ -110,6 +110,8 @@ export interface DashboardRow {
   repo: string | null;
   repoUrl: string | null;
   status: string;
+  /** Why: the evidence for a derived status, or that it is the roster's own value. */
+  statusDetail: string | null;
   registered: TimeModel | null;
   lastSignal: TimeModel | null;
   /** The learner's enrollment issue, when the roster records one; a link only for a well-formed repository. */
@@ -149,6 +151,29 @@ export interface DashboardModel {
   summary: Array<{ id: string; heading: string; items: Array<{ label: string; count: number }> }>;
   rows: DashboardRow[];
   connection: ConnectionModel;
+  progress: ProgressModel;
+  /** Learners who need a facilitator, each with the reason in words; shown before the table. */
+  attention: AttentionItem[];
+}
+
+/** Where the statuses come from: the roster (local mode) or a snapshot of derived progress (GitHub mode). */
+export type ProgressModel =
+  | { mode: 'local' }
+  | {
+      mode: 'github';
+      takenAt: TimeModel | null;
+      /** How old the snapshot is, in words ("12 minutes"). */
+      age: string | null;
+      refreshing: boolean;
+      problem: { text: string; time: TimeModel } | null;
+      /** Said after a facilitator asked for a refresh. */
+      refreshRequested: boolean;
+    };
+
+export interface AttentionItem {
+  handle: string;
+  cohort: string;
+  sentence: string;
 }
 
 export interface ErrorModel {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { FacilitatorSessions } from '../http/session.js';
 import type { RosterStore } from '../roster/store.js';
 import type { RosterSync } from '../github/sync.js';
+import type { ProgressReader } from '../github/progress.js';
 
 export interface AppContext {
   readonly config: Config;
@@ -10,4 +11,6 @@ export interface AppContext {
   readonly sessions: FacilitatorSessions;
   /** GitHub mode's roster sync; null in local mode. */
   readonly sync: RosterSync | null;
+  /** GitHub mode's derived-progress reader; null in local mode. */
+  readonly progress: ProgressReader | null;
 }

@@ -15,10 +15,13 @@ import {
   type Learner,
   type Roster,
 } from '../roster/contract.js';
-import { sortedLearners } from '../roster/incremental.js';
+import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
-import { render, type ConnectionModel, type DashboardModel, type DashboardRow } from '../http/views.js';
+import { render, type AttentionItem, type ConnectionModel, type DashboardModel, type DashboardRow, type ProgressModel } from '../http/views.js';
+import { rateLimited } from '../http/rate-limit.js';
+import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
+import { deriveProgress, describeEvidence, formatDuration, needsAttention, summarizeCohort, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
 import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
@@ -59,6 +62,7 @@ function buildRow(learner: Learner): DashboardRow {
     repo,
     repoUrl: repo !== null && isLinkableRepo(repo) ? `https://github.com/${repo}` : null,
     status: STATUS_LABELS[learnerStatus(learner)],
+    statusDetail: null,
     registered: timeModel(learner.registered_at),
     lastSignal: timeModel(learner.last_signal_at),
     enrollment: enrollmentLink(learner),
@@ -109,26 +113,83 @@ function unknownCohortNotice(requested: string | null): string {
  * null when the filter was sent more than once. A cohort this roster does
  * not have shows all cohorts, and says so.
  */
-export function dashboardModel(roster: Roster, requested: string | null, connection: ConnectionModel = { mode: 'local' }): DashboardModel {
+/** What the dashboard knows of derived progress: the reader's state in GitHub mode, nothing in local mode. */
+export interface ProgressView {
+  readonly state: ProgressState | null;
+  readonly stuckMinutes: number;
+  readonly refreshRequested: boolean;
+  readonly now: Date;
+}
+
+/**
+ * Each learner's derived progress, as of the snapshot it was read in: derived
+ * once per learner record and snapshot (a learner's record can change while
+ * the snapshot does not, so the record is the inner key).
+ */
+const derivations = derivedFrom<ProgressSnapshot, WeakMap<Learner, LearnerProgress>>(() => new WeakMap());
+
+function progressOf(snapshot: ProgressSnapshot, learner: Learner, context: ProgressContext): LearnerProgress | null {
+  const signals = snapshot.signals.get(keyOfLearner(learner));
+  if (signals === undefined) return null;
+  const known = derivations.get(snapshot);
+  let progress = known.get(learner);
+  if (progress === undefined) {
+    progress = deriveProgress(learner, signals, { ...context, now: snapshot.takenAt });
+    known.set(learner, progress);
+  }
+  return progress;
+}
+
+function progressModel(view: ProgressView | null): ProgressModel {
+  if (view === null || view.state === null) return { mode: 'local' };
+  const { snapshot, refreshing, problem } = view.state;
+  const time = (date: Date) => timeModel(date.toISOString())!;
+  return {
+    mode: 'github',
+    takenAt: snapshot === null ? null : time(snapshot.takenAt),
+    age: snapshot === null ? null : formatDuration(view.now.getTime() - snapshot.takenAt.getTime()),
+    refreshing,
+    problem: problem === null ? null : { text: problem.text, time: time(problem.at) },
+    refreshRequested: view.refreshRequested,
+  };
+}
+
+/**
+ * The dashboard for the cohort requested by the filter: '' for all cohorts,
+ * null when the filter was sent more than once. A cohort this roster does
+ * not have shows all cohorts, and says so. With a progress snapshot (GitHub
+ * mode), statuses are derived from it, with their evidence; otherwise they
+ * are the roster's own values.
+ */
+export function dashboardModel(roster: Roster, requested: string | null, connection: ConnectionModel = { mode: 'local' }, view: ProgressView | null = null): DashboardModel {
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
   const selected = requested !== null && labels.has(requested) ? requested : null;
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
 
-  const provisionCounts = new Map<string, number>(PROVISION_STATES.map((s) => [s, 0]));
-  const statusCounts = new Map<string, number>(STATUSES.map((s) => [s, 0]));
-  for (const learner of learners) {
-    const state = learnerProvisionState(learner);
-    const status = learnerStatus(learner);
-    provisionCounts.set(state, provisionCounts.get(state)! + 1);
-    statusCounts.set(status, statusCounts.get(status)! + 1);
-  }
+  const snapshot = view?.state?.snapshot ?? null;
+  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
+  const derived = (learner: Learner) => (snapshot === null ? null : progressOf(snapshot, learner, context));
+  const counts = summarizeCohort(learners, derived);
+  // Without a snapshot the statuses are the roster's own values, counted as such.
+  const byStatus = snapshot !== null ? counts.byStatus : Object.fromEntries(STATUSES.map((s) => [s, learners.filter((l) => learnerStatus(l) === s).length]));
+  const attention: AttentionItem[] = [];
+  const tableRows = learners.map((learner) => {
+    const progress = derived(learner);
+    const base = rows.get(learner);
+    for (const reason of needsAttention(learner, progress, context)) attention.push({ handle: base.handle, cohort: base.cohort, sentence: reason.sentence });
+    if (snapshot === null) return base;
+    if (progress === null) return { ...base, statusDetail: 'Not read from GitHub yet: this is the value recorded in the roster' };
+    return { ...base, status: STATUS_LABELS[progress.status], statusDetail: progress.evidence.length > 0 ? progress.evidence.map(describeEvidence).join('; ') : null };
+  });
   const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
+  const statusItems: Array<{ label: string; count: number }> = STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: byStatus[s]! }));
+  if (snapshot !== null && counts.statusUnknown > 0) statusItems.push({ label: 'Not read from GitHub yet', count: counts.statusUnknown });
   return {
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
     notice,
-    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress as the workshop automation last recorded them. It shows ${plural(learners.length, 'learner', 'learners')}.`,
+    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(learners.length, 'learner', 'learners')}.`,
     caption: `Learners in ${scope} (${plural(learners.length, 'learner', 'learners')})`,
     emptyMessage: selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.',
     filter: {
@@ -138,18 +199,31 @@ export function dashboardModel(roster: Roster, requested: string | null, connect
       ],
     },
     summary: [
-      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: provisionCounts.get(s)! })) },
-      { id: 'status', heading: 'By progress status', items: STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: statusCounts.get(s)! })) },
+      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: counts.byProvisionState[s] })) },
+      { id: 'status', heading: snapshot === null ? 'By progress status (as recorded in the roster)' : 'By progress status (derived from GitHub)', items: statusItems },
     ],
-    rows: learners.map((learner) => rows.get(learner)),
+    rows: tableRows,
     connection,
+    progress: progressModel(view),
+    attention,
   };
 }
 
-export function dashboardRoutes(app: FastifyInstance, { config, store, sync }: AppContext): void {
+export function dashboardRoutes(app: FastifyInstance, { config, store, sync, progress }: AppContext): void {
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const model = dashboardModel(await store.read(), field(queryFields(request), 'cohort'), connectionModel(config.github, sync?.state ?? null));
+    const query = queryFields(request);
+    const view: ProgressView | null =
+      progress === null ? null : { state: progress.state, stuckMinutes: config.github!.stuckMinutes, refreshRequested: field(query, 'progress') === 'refreshing', now: new Date() };
+    const model = dashboardModel(await store.read(), field(query, 'cohort'), connectionModel(config.github, sync?.state ?? null), view);
     return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
+  });
+
+  // A facilitator asks for progress to be read again now; the page says so and shows the snapshot's time.
+  app.post('/dashboard/refresh-progress', { config: rateLimited(config), preHandler: [requireFacilitator, app.csrfProtection] }, async (request, reply) => {
+    if (progress === null) return reply.redirect('/dashboard', 303);
+    request.log.info({ session: request.session.get('facilitator')?.sid }, 'progress refresh asked for by a facilitator');
+    void progress.refreshNow();
+    return reply.redirect('/dashboard?progress=refreshing', 303);
   });
 
   app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {
