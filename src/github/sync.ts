@@ -65,6 +65,8 @@ export interface SyncOptions {
   conflictBackoffMs?: number;
   /** After a failed round, the next comes this soon, doubling with each failure in a row, up to the interval. */
   retryBaseMs?: number;
+  /** How long stop() waits for the round in flight before leaving it behind. */
+  stopWaitMs?: number;
 }
 
 const DEFAULTS = {
@@ -75,6 +77,7 @@ const DEFAULTS = {
   conflictAttempts: 6,
   conflictBackoffMs: 250,
   retryBaseMs: 5_000,
+  stopWaitMs: 2_000,
 } as const;
 
 /** The commit message: a count, never personal data. */
@@ -101,6 +104,8 @@ export class RosterSync {
   private stopped = true;
   /** Set by stop(): nothing new is started after it. */
   private closed = false;
+  /** Set when stop() stopped waiting for the round in flight: that round no longer touches the working copy or the outbox. */
+  private abandoned = false;
   private notBefore = 0;
   private waitingSince: number | null = null;
   /** Failed rounds in a row. */
@@ -161,7 +166,14 @@ export class RosterSync {
     else this.schedule(this.options.gatherMs);
   }
 
-  /** Stops the rounds and waits for the one in flight. */
+  /**
+   * Stops the rounds and waits for the one in flight, but not for long: a
+   * round waiting on GitHub (the client's retries with backoff, timeouts)
+   * would otherwise hold a shutdown for up to a minute. A round left behind
+   * changes nothing here any more: what it was sending stays in the outbox
+   * and is sent after the next start (and a commit it still makes is then
+   * found already applied, so nothing is sent twice).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.closed = true;
@@ -169,7 +181,18 @@ export class RosterSync {
     if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
     this.timer = this.dispatchTimer = null;
     this.timerAt = Infinity;
-    await this.round?.catch(() => undefined);
+    const round = this.round;
+    if (round === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      round.then(() => true, () => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopWaitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.abandoned = true;
+      this.log.warn({ waitedMs: this.options.stopWaitMs }, 'roster sync: stopped while a round was still waiting on GitHub; its registrations stay in the outbox and are sent after the next start');
+    }
   }
 
   /** Runs one round now (or joins the one in flight). */
@@ -316,10 +339,12 @@ export class RosterSync {
   }
 
   private async pendingCount(): Promise<number> {
+    if (this.abandoned) return this.current.pending;
     return (await this.store.pending()).length;
   }
 
   private async adopt(record: RecordVersion, committed: readonly OutboxEntry[]): Promise<void> {
+    if (this.abandoned) return;
     await this.store.adoptRecord(record.roster, new Set(committed.map((e) => e.id)));
     this.adopted = { sha: record.sha, etag: record.etag };
   }
