@@ -6,57 +6,23 @@
  * simulator; and small waiting helpers. Everything started here can be
  * closed from `t.after`, whatever the test did.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TEST_TOKEN, tempDir } from './app.js';
-import { fileURLToPath } from 'node:url';
-import { HttpClient, freePort, type RunningServer } from './server.js';
+import { HttpClient } from './http.js';
+import { startServer, type RunningServer } from './server.js';
 import { githubEnv, type SimulatedAdmin } from './github.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * Starts `node --import tsx src/server.ts` on a free loopback port and waits
- * for /healthz, as test/helpers/server.ts does, but with a longer deadline (a
- * busy machine compiles slowly) and, when it fails, the process killed and
- * its exit awaited before the error is thrown.
+ * Starts `node --import tsx src/server.ts` through the shared support, with a
+ * longer deadline than its default: three companions starting at once on a
+ * busy two-core machine compile slowly.
  */
-export async function spawnServer(env: Record<string, string>, deadlineMs = 60_000): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', COMPANION_HOST: '127.0.0.1', COMPANION_LOG_LEVEL: 'info', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early:\n${text}`);
-    try {
-      const response = await fetch(`${base}/healthz`);
-      await response.arrayBuffer();
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`server did not start in ${deadlineMs} ms:\n${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, base, port, output: () => text, exited, stop };
+export function spawnServer(env: Record<string, string>, deadlineMs = 60_000): Promise<RunningServer> {
+  return startServer({ entry: 'src', env: { COMPANION_LOG_LEVEL: 'info', ...env }, readyWithinMs: deadlineMs, name: 'a companion' });
 }
 
 /** The environment every companion process in these tests shares. */
