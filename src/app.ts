@@ -148,6 +148,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.ready();
   sync?.start();
-  progress?.start();
+  // Progress is read once the working copy has followed the roster of record, so it covers every learner there.
+  if (sync !== null && progress !== null) void sync.firstRound.then(() => progress.start());
   return app;
 }

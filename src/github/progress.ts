@@ -69,6 +69,7 @@ export class ProgressReader {
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
+  private closed = false;
 
   constructor(
     private readonly config: GitHubConfig,
@@ -87,13 +88,14 @@ export class ProgressReader {
   }
 
   start(): void {
-    if (!this.stopped) return;
+    if (!this.stopped || this.closed) return;
     this.stopped = false;
     void this.refreshNow();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running?.catch(() => undefined);

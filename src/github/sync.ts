@@ -195,9 +195,14 @@ export class RosterSync {
     }
   }
 
+  private firstRoundEnded!: () => void;
+  /** Settles once the first round has ended, whatever its outcome. */
+  readonly firstRound: Promise<void> = new Promise((resolve) => (this.firstRoundEnded = resolve));
+
   /** Runs one round now (or joins the one in flight). */
   syncNow(): Promise<void> {
     this.round ??= this.runRound().finally(() => {
+      this.firstRoundEnded();
       this.round = null;
       if (this.stopped) return;
       const interval = this.config.syncIntervalSeconds * 1000;

@@ -1,0 +1,142 @@
+/**
+ * The dashboard with derived progress (GitHub mode, against the simulator):
+ * statuses derived with their evidence, the needs-attention list, the
+ * snapshot's time, a refresh on request, and local mode's words.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import type { AppDeps } from '../src/app.js';
+import type { Roster } from '../src/roster/contract.js';
+import { Client, startApp, type TestApp } from './helpers/app.js';
+import { ADMIN_REPO, EXAMPLE_ROSTER, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './helpers/github.js';
+
+const ENROLL = 'Community-Access/git-going-with-github';
+const ROOM = 'Community-Access/learning-room-spring-2026-ada-lovelace';
+
+let t: TestApp | null = null;
+let admin: SimulatedAdmin | null = null;
+afterEach(async () => {
+  await t?.close();
+  await admin?.close();
+  t = null;
+  admin = null;
+});
+
+const now = Date.now();
+const minutesAgo = (m: number) => new Date(now - m * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const ROSTER: Roster = {
+  ...EXAMPLE_ROSTER,
+  // The cohort opened an hour ago, so it is running.
+  cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: minutesAgo(60) }],
+  learners: [
+    { ...EXAMPLE_ROSTER.learners[0]!, learning_room_repo: ROOM, enrollment_repo: ENROLL, enrollment_issue_number: 1, status: 'awaiting-ack' },
+    { ...EXAMPLE_ROSTER.learners[0]!, github_handle: 'grace-hopper', learning_room_repo: null, provision_state: 'failed', enrollment_repo: null, enrollment_issue_number: null },
+  ],
+};
+
+const FAST: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
+
+async function githubDashboard(): Promise<{ t: TestApp; admin: SimulatedAdmin; client: Client }> {
+  admin = await startAdmin({ roster: rosterText(ROSTER), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
+  const { state } = admin.sim;
+  state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
+  state.addIssue(ENROLL, { title: 'Enroll: ada-lovelace', user: 'ada-lovelace' });
+  // A facilitator's instruction does not count; the learner's own reply does.
+  state.addComment(ENROLL, 1, { user: 'facilitator-sam', body: 'Reply ack to confirm.', createdAt: minutesAgo(58) });
+  state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: 'ack\n\n> Reply ack to confirm.', createdAt: minutesAgo(55) });
+  state.createRepo({ owner: 'Community-Access', name: 'learning-room-spring-2026-ada-lovelace', private: true });
+  state.addIssue(ROOM, { title: 'Challenge 1', state: 'closed', user: 'glow-bot', createdAt: minutesAgo(50), updatedAt: minutesAgo(45), closedAt: minutesAgo(45) });
+  state.addIssue(ROOM, { title: 'Challenge 2', state: 'open', user: 'glow-bot', createdAt: minutesAgo(45), updatedAt: minutesAgo(40) });
+  state.commitFile(ADMIN_REPO, 'provisioning-log.json', JSON.stringify([{ github_handle: 'grace-hopper', cohort_id: 'spring-2026', attempt_at: minutesAgo(30), result: 'error', repo: null, template_sha: null, error_detail: 'the template repository could not be read' }]), { message: 'log' });
+  t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST });
+  const client = new Client(t.app);
+  await client.signIn();
+  const deadline = Date.now() + 10_000;
+  while (!/Progress as read from GitHub at/.test((await client.get('/dashboard')).body)) {
+    if (Date.now() > deadline) throw new Error('progress was never read');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { t, admin, client };
+}
+
+describe('dashboard with derived progress', () => {
+  test('statuses are derived from GitHub with their evidence, and the roster\'s own status is not used', async () => {
+    const { client } = await githubDashboard();
+    const page = (await client.get('/dashboard')).body;
+    // Ada's roster status says awaiting-ack; her own "ack" and a closed challenge say active on day 1.
+    assert.match(page, /<td>Active on day 1<span class="status-detail">[^<]*ada-lovelace[^<]*<\/span><\/td>/);
+    assert.match(page, /By progress status \(derived from GitHub\)/);
+    assert.match(page, /<dt>Active on day 1<\/dt>\s*<dd>1<\/dd>/);
+  });
+
+  test('the needs-attention list comes before the table and says why in words', async () => {
+    const { client } = await githubDashboard();
+    const page = (await client.get('/dashboard')).body;
+    const attention = page.indexOf('<h2>Needs attention</h2>');
+    assert.ok(attention > 0 && attention < page.indexOf('<h2>Learners</h2>'));
+    const list = page.slice(attention, page.indexOf('</ul>', attention));
+    assert.match(list, /<strong>ada-lovelace<\/strong> \(spring-2026\): Stuck on Challenge 2 for 40 minutes/);
+    assert.match(list, /<strong>grace-hopper<\/strong> \(spring-2026\): Provisioning failed[^<]*the template repository could not be read/);
+  });
+
+  test('a facilitator can ask for progress to be read again now: POST with CSRF, then a status message', async () => {
+    const { client, admin } = await githubDashboard();
+    const page = (await client.get('/dashboard')).body;
+    const csrf = /action="\/dashboard\/refresh-progress"[^]*?name="csrf_token" value="([^"]+)"/.exec(page)![1]!;
+    const mark = admin.sim.requests.mark();
+    const refused = await client.post('/dashboard/refresh-progress', { csrf_token: 'forged' });
+    assert.equal(refused.statusCode, 400);
+    const response = await client.post('/dashboard/refresh-progress', { csrf_token: csrf });
+    assert.equal(response.statusCode, 303);
+    assert.equal(response.headers.location, '/dashboard?progress=refreshing');
+    const after = (await client.get('/dashboard?progress=refreshing')).body;
+    assert.match(after, /<div role="status">\s*<p>Progress is being read from GitHub again now\./);
+    const deadline = Date.now() + 5_000;
+    while (admin.sim.requests.count({ afterSeq: mark, path: `/repos/${ROOM}/issues` }) === 0) {
+      assert.ok(Date.now() < deadline, 'the refresh never read GitHub');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+
+  test('an anonymous visitor cannot ask for a refresh', async () => {
+    const { t } = await githubDashboard();
+    const anonymous = new Client(t.app);
+    const csrf_token = await anonymous.csrf('/register');
+    const response = await anonymous.post('/dashboard/refresh-progress', { csrf_token });
+    assert.equal(response.statusCode, 303);
+    assert.match(String(response.headers.location), /^\/login\?/);
+  });
+
+  test('a GitHub failure leaves the last snapshot on screen with the problem in words', async () => {
+    const { client, admin } = await githubDashboard();
+    admin.sim.faults.revokeToken(admin.token);
+    const page0 = (await client.get('/dashboard')).body;
+    const csrf = /action="\/dashboard\/refresh-progress"[^]*?name="csrf_token" value="([^"]+)"/.exec(page0)![1]!;
+    await client.post('/dashboard/refresh-progress', { csrf_token: csrf });
+    const deadline = Date.now() + 5_000;
+    let page = '';
+    while (!/Problem reading progress/.test((page = (await client.get('/dashboard')).body))) {
+      assert.ok(Date.now() < deadline, 'the problem was never shown');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(page, /did not accept the token/);
+    assert.match(page, /The last progress read is shown\./);
+    assert.match(page, /<td>Active on day 1<span/);
+  });
+});
+
+describe('dashboard in local mode', () => {
+  test('says that live progress needs GitHub mode, and still lists what the roster shows needs attention', async () => {
+    t = await startApp();
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(t.rosterPath, rosterText(ROSTER));
+    const client = new Client(t.app);
+    await client.signIn();
+    const page = (await client.get('/dashboard')).body;
+    assert.match(page, /Live progress needs GitHub mode\./);
+    assert.match(page, /By progress status \(as recorded in the roster\)/);
+    assert.match(page, /<strong>grace-hopper<\/strong> \(spring-2026\): Provisioning failed/);
+    assert.doesNotMatch(page, /refresh-progress/);
+  });
+});
