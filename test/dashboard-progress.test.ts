@@ -6,12 +6,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import type { AppDeps } from '../src/app.js';
-import type { Roster } from '../src/roster/contract.js';
 import { Client, startApp, type TestApp } from './helpers/app.js';
-import { ADMIN_REPO, EXAMPLE_ROSTER, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './helpers/github.js';
-
-const ENROLL = 'Community-Access/git-going-with-github';
-const ROOM = 'Community-Access/learning-room-spring-2026-ada-lovelace';
+import { COHORT_IN_PROGRESS, PROGRESS_PERMISSIONS, ROOM, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from './helpers/github.js';
 
 let t: TestApp | null = null;
 let admin: SimulatedAdmin | null = null;
@@ -22,33 +18,11 @@ afterEach(async () => {
   admin = null;
 });
 
-const now = Date.now();
-const minutesAgo = (m: number) => new Date(now - m * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-const ROSTER: Roster = {
-  ...EXAMPLE_ROSTER,
-  // The cohort opened an hour ago, so it is running.
-  cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: minutesAgo(60) }],
-  learners: [
-    { ...EXAMPLE_ROSTER.learners[0]!, learning_room_repo: ROOM, enrollment_repo: ENROLL, enrollment_issue_number: 1, status: 'awaiting-ack' },
-    { ...EXAMPLE_ROSTER.learners[0]!, github_handle: 'grace-hopper', learning_room_repo: null, provision_state: 'failed', enrollment_repo: null, enrollment_issue_number: null },
-  ],
-};
-
 const FAST: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
 
 async function githubDashboard(): Promise<{ t: TestApp; admin: SimulatedAdmin; client: Client }> {
-  admin = await startAdmin({ roster: rosterText(ROSTER), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
-  const { state } = admin.sim;
-  state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
-  state.addIssue(ENROLL, { title: 'Enroll: ada-lovelace', user: 'ada-lovelace' });
-  // A facilitator's instruction does not count; the learner's own reply does.
-  state.addComment(ENROLL, 1, { user: 'facilitator-sam', body: 'Reply ack to confirm.', createdAt: minutesAgo(58) });
-  state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: 'ack\n\n> Reply ack to confirm.', createdAt: minutesAgo(55) });
-  state.createRepo({ owner: 'Community-Access', name: 'learning-room-spring-2026-ada-lovelace', private: true });
-  state.addIssue(ROOM, { title: 'Challenge 1', state: 'closed', user: 'glow-bot', createdAt: minutesAgo(50), updatedAt: minutesAgo(45), closedAt: minutesAgo(45) });
-  state.addIssue(ROOM, { title: 'Challenge 2', state: 'open', user: 'glow-bot', createdAt: minutesAgo(45), updatedAt: minutesAgo(40) });
-  state.commitFile(ADMIN_REPO, 'provisioning-log.json', JSON.stringify([{ github_handle: 'grace-hopper', cohort_id: 'spring-2026', attempt_at: minutesAgo(30), result: 'error', repo: null, template_sha: null, error_detail: 'the template repository could not be read' }]), { message: 'log' });
+  admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(Date.now())), permissions: PROGRESS_PERMISSIONS });
+  seedCohortInProgress(admin, Date.now());
   t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST });
   const client = new Client(t.app);
   await client.signIn();
@@ -130,7 +104,7 @@ describe('dashboard in local mode', () => {
   test('says that live progress needs GitHub mode, and still lists what the roster shows needs attention', async () => {
     t = await startApp();
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(t.rosterPath, rosterText(ROSTER));
+    await writeFile(t.rosterPath, rosterText(COHORT_IN_PROGRESS(Date.now())));
     const client = new Client(t.app);
     await client.signIn();
     const page = (await client.get('/dashboard')).body;

@@ -35,16 +35,18 @@ import {
   largeRoster,
   launchBrowser,
   screenshotDir,
+  startGitHubServer,
   startServer,
   writeRoster,
+  type GitHubServer,
   type RosterFile,
   type Server,
 } from './helpers/env.js';
 
 interface State {
   name: string;
-  /** The limited server has no facilitator token and a limit of 2 POSTs a window. */
-  server?: 'main' | 'limited';
+  /** The limited server has no facilitator token and a limit of 2 POSTs a window; the GitHub servers are in GitHub mode against the simulator (their roster comes from it). */
+  server?: 'main' | 'limited' | 'github' | 'github-failing';
   roster?: () => Promise<RosterFile | string>;
   status: number;
   h1: string;
@@ -60,6 +62,17 @@ async function submit(page: Page, name: string): Promise<void> {
   const navigation = page.waitForNavigation();
   await page.getByRole('button', { name, exact: true }).click();
   await navigation;
+}
+
+/** Reloads the dashboard until its main content matches (background work in GitHub mode takes a moment). */
+async function waitForText(page: Page, server: Server, pattern: RegExp, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    await page.goto(`${server.base}/dashboard`);
+    if (pattern.test(await page.locator('main').innerText())) return;
+    if (Date.now() > deadline) throw new Error(`the dashboard never showed ${pattern}`);
+    await page.waitForTimeout(250);
+  }
 }
 
 async function signIn(page: Page, server: Server): Promise<void> {
@@ -323,6 +336,33 @@ const STATES: State[] = [
     },
   },
   {
+    name: 'dashboard-github-progress',
+    server: 'github',
+    status: 200,
+    h1: 'Cohort dashboard',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await waitForText(page, s, /Progress as read from GitHub at/);
+      const main = await page.locator('main').innerText();
+      assert.match(main, /Stuck on Challenge 2/);
+      assert.match(main, /Provisioning failed/);
+      assert.match(main, /Registrations waiting to be sent\s*0/);
+    },
+  },
+  {
+    name: 'dashboard-github-failure',
+    server: 'github-failing',
+    status: 200,
+    h1: 'Cohort dashboard',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await waitForText(page, s, /Progress as read from GitHub at/);
+      (s as GitHubServer).admin.sim.faults.revokeToken((s as GitHubServer).admin.token);
+      await waitForText(page, s, /Problem reading progress[^]*Problem with GitHub|Problem with GitHub[^]*Problem reading progress/);
+      assert.match(await page.locator('main').innerText(), /did not accept the token/);
+    },
+  },
+  {
     name: 'register-form-expired',
     roster: example,
     status: 400,
@@ -409,6 +449,8 @@ describe('every page state in a real browser', { concurrency: CONCURRENCY }, () 
   let servers: Server[] = [];
   let mainPool: ServerPool;
   let limitedPool: ServerPool;
+  let githubPool: ServerPool;
+  let failingPool: ServerPool;
   let shots: string;
   /** The kinds of focusable element whose focus indicator has been checked, in each colour mode. */
   const focusChecked = { normal: new Set<string>(), forced: new Set<string>() };
@@ -419,13 +461,17 @@ describe('every page state in a real browser', { concurrency: CONCURRENCY }, () 
     // Every server that did start is kept for `after` to stop, even when another failed to.
     const started = await Promise.allSettled([
       startServer({ COMPANION_FACILITATOR_TOKEN: '', COMPANION_RATE_LIMIT_MAX: '2', COMPANION_RATE_LIMIT_WINDOW: '600' }),
+      startGitHubServer(),
+      startGitHubServer(),
       ...Array.from({ length: CONCURRENCY }, () => startServer()),
     ]);
     servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     limitedPool = new ServerPool(servers.slice(0, 1));
-    mainPool = new ServerPool(servers.slice(1));
+    githubPool = new ServerPool(servers.slice(1, 2));
+    failingPool = new ServerPool(servers.slice(2, 3));
+    mainPool = new ServerPool(servers.slice(3));
     shots = await screenshotDir('pages');
   });
 
@@ -442,13 +488,14 @@ describe('every page state in a real browser', { concurrency: CONCURRENCY }, () 
   STATES.forEach((state, i) => {
     const n = String(i + 1).padStart(2, '0');
     test(`${state.name}: axe finds nothing; shell, focus, reflow at 320 px, forced colours, 200% text and console all pass`, async (t) => {
-      const pool = state.server === 'limited' ? limitedPool : mainPool;
+      const pool = { limited: limitedPool, github: githubPool, 'github-failing': failingPool, main: mainPool }[state.server ?? 'main'];
       const server = await pool.acquire();
       const problems: string[] = [];
       const file = (variant: string) => path.join(shots, `${n}-${state.name}${variant}.png`);
       let context: BrowserContext | undefined;
       try {
-        await writeRoster(server.rosterPath, state.roster ? await state.roster() : EMPTY_ROSTER);
+        // In GitHub mode the roster is the simulator's roster of record, not a file put in place here.
+        if (state.server !== 'github' && state.server !== 'github-failing') await writeRoster(server.rosterPath, state.roster ? await state.roster() : EMPTY_ROSTER);
         context = await newContext(browser);
         const page = await context.newPage();
         const watch = await PageWatch.attach(page);

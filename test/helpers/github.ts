@@ -128,3 +128,46 @@ export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string,
     },
   };
 }
+
+/** A fine-grained token's permissions for the sync and derived progress. */
+export const PROGRESS_PERMISSIONS = { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } as const;
+
+export const ENROLLMENT_REPO = 'Community-Access/git-going-with-github';
+export const ROOM = 'Community-Access/learning-room-spring-2026-ada-lovelace';
+
+const minutesBefore = (now: number, m: number) => new Date(now - m * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * A cohort that opened an hour before `now`: Ada acknowledged in her own
+ * words (a facilitator's instruction quoted in her reply) and has been on
+ * Challenge 2 for 40 minutes; Grace's provisioning failed.
+ */
+export function COHORT_IN_PROGRESS(now: number): Roster {
+  return {
+    ...EXAMPLE_ROSTER,
+    cohorts: [{ cohort_id: 'spring-2026', label: 'Spring 2026 cohort', opens_at: minutesBefore(now, 60) }],
+    learners: [
+      { ...EXAMPLE_ROSTER.learners[0]!, learning_room_repo: ROOM, enrollment_repo: ENROLLMENT_REPO, enrollment_issue_number: 1, status: 'awaiting-ack' },
+      { ...EXAMPLE_ROSTER.learners[0]!, github_handle: 'grace-hopper', learning_room_repo: null, provision_state: 'failed', enrollment_repo: null, enrollment_issue_number: null },
+    ],
+  };
+}
+
+/** The GitHub side of COHORT_IN_PROGRESS: the enrollment issue, the Learning Room and the provisioning log. */
+export function seedCohortInProgress(admin: SimulatedAdmin, now: number): void {
+  const { state } = admin.sim;
+  const at = (m: number) => minutesBefore(now, m);
+  state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
+  state.addIssue(ENROLLMENT_REPO, { title: 'Enroll: ada-lovelace', user: 'ada-lovelace' });
+  state.addComment(ENROLLMENT_REPO, 1, { user: 'facilitator-sam', body: 'Reply ack to confirm.', createdAt: at(58) });
+  state.addComment(ENROLLMENT_REPO, 1, { user: 'ada-lovelace', body: 'ack\n\n> Reply ack to confirm.', createdAt: at(55) });
+  state.createRepo({ owner: 'Community-Access', name: 'learning-room-spring-2026-ada-lovelace', private: true });
+  state.addIssue(ROOM, { title: 'Challenge 1', state: 'closed', user: 'glow-bot', createdAt: at(50), updatedAt: at(45), closedAt: at(45) });
+  state.addIssue(ROOM, { title: 'Challenge 2', state: 'open', user: 'glow-bot', createdAt: at(45), updatedAt: at(40) });
+  state.commitFile(
+    ADMIN_REPO,
+    'provisioning-log.json',
+    JSON.stringify([{ github_handle: 'grace-hopper', cohort_id: 'spring-2026', attempt_at: at(30), result: 'error', repo: null, template_sha: null, error_detail: 'the template repository could not be read' }]),
+    { message: 'provisioning log' },
+  );
+}
