@@ -278,8 +278,8 @@ describe('dashboard and roster.json', () => {
     assert.equal(page.statusCode, 200);
     assert.equal(page.headers['cache-control'], 'no-store');
     assert.match(page.body, /<h1>Cohort dashboard<\/h1>\s*<p>This page shows every learner/);
-    assert.match(page.body, /<caption id="learners-caption">Learners in all cohorts \(2 learners\)<\/caption>/);
-    assert.equal((page.body.match(/<th scope="col">/g) ?? []).length, 9);
+    assert.match(page.body, /<caption id="learners-caption">Learners in all cohorts: 2 learners, sorted by username \(ascending\)<\/caption>/);
+    assert.equal((page.body.match(/<th scope="col"[ >]/g) ?? []).length, 9);
     assert.match(page.body, /<th scope="row">ada-lovelace<\/th>/);
     assert.match(page.body, /<dt>Provisioned<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page.body, /<dt>Awaiting acknowledgement<\/dt>\s*<dd>1<\/dd>/);
@@ -298,7 +298,7 @@ describe('dashboard and roster.json', () => {
     await client.signIn();
     const page = await client.get('/dashboard?cohort=autumn-2026');
     assert.match(page.body, /<option value="autumn-2026" selected>/);
-    assert.match(page.body, /Learners in Autumn 2026 cohort \(1 learner\)/);
+    assert.match(page.body, /Learners in Autumn 2026 cohort: 1 learner, sorted by username/);
     assert.match(page.body, /<dt>Pending<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page.body, /<dt>Provisioned<\/dt>\s*<dd>0<\/dd>/);
     assert.doesNotMatch(page.body, /<th scope="row">ada-lovelace/);
@@ -326,7 +326,7 @@ describe('dashboard and roster.json', () => {
       assert.equal(page.statusCode, 200);
       assert.match(page.body, /<h1>Cohort dashboard<\/h1>/);
       assert.ok(page.body.includes(`<p>${notice}</p>`), page.body.slice(0, 2000));
-      assert.match(page.body, /Learners in all cohorts \(2 learners\)/);
+      assert.match(page.body, /Learners in all cohorts: 2 learners, sorted by username/);
       assert.match(page.body, /<option value="" selected>All cohorts<\/option>/);
     });
   }

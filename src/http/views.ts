@@ -139,21 +139,54 @@ export type ConnectionModel =
       dispatchProblem: string | null;
     };
 
+export interface OptionModel {
+  value: string;
+  label: string;
+  selected: boolean;
+}
+
+export interface PaginationModel {
+  pageNumber: number;
+  pageCount: number;
+  prevHref: string | null;
+  nextHref: string | null;
+  /** Page links, with gaps where pages are left out. */
+  pages: Array<{ gap: boolean; number: number | null; href: string | null; current: boolean }>;
+}
+
 export interface DashboardModel {
   /** The page's title and h1: names the cohort shown. */
   title: string;
   /** Said under the h1 when the filter asked for a cohort that is not there. */
   notice: string | null;
   intro: string;
+  /** Names the cohort, the filters, the sort order and the page. */
   caption: string;
   emptyMessage: string;
-  filter: { options: Array<{ value: string; label: string; selected: boolean }> };
+  filter: {
+    options: OptionModel[];
+    states: OptionModel[];
+    statuses: OptionModel[];
+    attention: boolean;
+    search: string;
+    /** Kept through the filter form (hidden fields) when not the default. */
+    sort: string | null;
+    dir: string | null;
+  };
   summary: Array<{ id: string; heading: string; items: Array<{ label: string; count: number }> }>;
+  /** The table's column headers: sortable ones link to the other order and carry aria-sort when sorted. */
+  columns: Array<{ label: string; href: string | null; ariaSort: 'ascending' | 'descending' | null }>;
   rows: DashboardRow[];
+  pagination: PaginationModel | null;
+  csvHref: string;
   connection: ConnectionModel;
   progress: ProgressModel;
-  /** Learners who need a facilitator, each with the reason in words; shown before the table. */
+  /** Learners who need a facilitator, each with the reason in words; shown before the table (the first ones). */
   attention: AttentionItem[];
+  /** How many more reasons there are than are listed. */
+  attentionMore: number;
+  /** The table filtered to learners needing attention. */
+  attentionHref: string;
 }
 
 /** Where the statuses come from: the roster (local mode) or a snapshot of derived progress (GitHub mode). */

@@ -13,15 +13,17 @@ import {
   normalizeHandle,
   redactRoster,
   type Learner,
+  type Learners,
   type Roster,
 } from '../roster/contract.js';
+import { DEFAULT_QUERY, parseTableQuery, queryString, tableView, type Direction, type SortKey, type StatusFilter, type TableEntry, type TableQuery, type TableView } from './learner-table.js';
 import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
-import { render, type AttentionItem, type ConnectionModel, type DashboardModel, type DashboardRow, type ProgressModel } from '../http/views.js';
+import { render, type AttentionItem, type ConnectionModel, type DashboardModel, type DashboardRow, type PaginationModel, type ProgressModel } from '../http/views.js';
 import { rateLimited } from '../http/rate-limit.js';
 import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
-import { deriveProgress, describeEvidence, formatDuration, needsAttention, summarizeCohort, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
+import { deriveProgress, describeEvidence, formatDuration, needsAttention, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
 import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
@@ -108,11 +110,6 @@ function unknownCohortNotice(requested: string | null): string {
   return `There is no cohort "${shownCohort}". Showing all cohorts.`;
 }
 
-/**
- * The dashboard for the cohort requested by the filter: '' for all cohorts,
- * null when the filter was sent more than once. A cohort this roster does
- * not have shows all cohorts, and says so.
- */
 /** What the dashboard knows of derived progress: the reader's state in GitHub mode, nothing in local mode. */
 export interface ProgressView {
   readonly state: ProgressState | null;
@@ -154,68 +151,231 @@ function progressModel(view: ProgressView | null): ProgressModel {
   };
 }
 
+const STATE_WORDS: Record<string, string> = { pending: 'pending', provisioned: 'provisioned', failed: 'failed', healed: 'healed' };
+const SORT_WORDS: Record<SortKey, string> = {
+  handle: 'username',
+  cohort: 'cohort',
+  state: 'provisioning state',
+  status: 'status',
+  registered: 'registration time',
+  activity: 'last activity',
+};
+
+/** The table's columns, in order; those with a key can be sorted by. */
+const COLUMNS: ReadonlyArray<{ label: string; key: SortKey | null }> = [
+  { label: 'Username', key: 'handle' },
+  { label: 'Cohort', key: 'cohort' },
+  { label: 'Path', key: null },
+  { label: 'Provisioning', key: 'state' },
+  { label: 'Learning Room repository', key: null },
+  { label: 'Status', key: 'status' },
+  { label: 'Registered', key: 'registered' },
+  { label: 'Last activity', key: 'activity' },
+  { label: 'Enrollment issue', key: null },
+];
+
+/** The learners of the cohort asked for, each with its progress and reasons for attention, in canonical order. */
+function tableEntries(learners: Learners, snapshot: ProgressSnapshot | null, context: ProgressContext): TableEntry[] {
+  return learners.map((learner, order) => {
+    const progress = snapshot === null ? null : progressOf(snapshot, learner, context);
+    const status = progress !== null ? progress.status : snapshot === null ? learnerStatus(learner) : null;
+    return { learner, order, progress, status, attention: needsAttention(learner, progress, context) };
+  });
+}
+
+function rowOf(entry: TableEntry, snapshot: ProgressSnapshot | null): DashboardRow {
+  const base = rows.get(entry.learner);
+  const activity = entry.progress?.lastActivity ? timeModel(entry.progress.lastActivity.at) : base.lastSignal;
+  if (snapshot === null) return base;
+  if (entry.progress === null) return { ...base, statusDetail: 'Not read from GitHub yet: this is the value recorded in the roster' };
+  return {
+    ...base,
+    lastSignal: activity,
+    status: STATUS_LABELS[entry.progress.status],
+    statusDetail: entry.progress.evidence.length > 0 ? entry.progress.evidence.map(describeEvidence).join('; ') : null,
+  };
+}
+
+/** The filters and sort in words, for the caption: "provisioning state failed, needing attention, sorted by status (descending)". */
+function describeQuery(query: TableQuery, statusLabel: (s: StatusFilter) => string): string {
+  const parts: string[] = [];
+  if (query.state) parts.push(`provisioning state ${STATE_WORDS[query.state]}`);
+  if (query.status) parts.push(`status ${statusLabel(query.status).toLowerCase()}`);
+  if (query.attention) parts.push('needing attention');
+  if (query.search) parts.push(`username containing "${query.search}"`);
+  parts.push(`sorted by ${SORT_WORDS[query.sort]} (${query.dir === 'asc' ? 'ascending' : 'descending'})`);
+  return parts.join(', ');
+}
+
+function paginationModel(query: TableQuery, view: TableView): PaginationModel | null {
+  if (view.pageCount === 1) return null;
+  const href = (page: number) => `/dashboard${queryString(query, { page })}`;
+  const shown = new Set([1, view.pageCount, view.pageNumber - 1, view.pageNumber, view.pageNumber + 1].filter((n) => n >= 1 && n <= view.pageCount));
+  const pages: PaginationModel['pages'] = [];
+  let last = 0;
+  for (const number of [...shown].sort((a, b) => a - b)) {
+    if (number > last + 1) pages.push({ gap: true, number: null, href: null, current: false });
+    pages.push({ gap: false, number, href: href(number), current: number === view.pageNumber });
+    last = number;
+  }
+  return {
+    pageNumber: view.pageNumber,
+    pageCount: view.pageCount,
+    prevHref: view.pageNumber > 1 ? href(view.pageNumber - 1) : null,
+    nextHref: view.pageNumber < view.pageCount ? href(view.pageNumber + 1) : null,
+    pages,
+  };
+}
+
+/** How many needs-attention items are listed on the page; the rest are reached through the filter. */
+export const ATTENTION_SHOWN = 50;
+
 /**
- * The dashboard for the cohort requested by the filter: '' for all cohorts,
- * null when the filter was sent more than once. A cohort this roster does
- * not have shows all cohorts, and says so. With a progress snapshot (GitHub
- * mode), statuses are derived from it, with their evidence; otherwise they
- * are the roster's own values.
+ * The dashboard for the table state asked for (cohort, filters, sort, page).
+ * A cohort this roster does not have shows all cohorts, and says so. With a
+ * progress snapshot (GitHub mode), statuses are derived from it, with their
+ * evidence; otherwise they are the roster's own values.
  */
-export function dashboardModel(roster: Roster, requested: string | null, connection: ConnectionModel = { mode: 'local' }, view: ProgressView | null = null): DashboardModel {
+export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY, connection: ConnectionModel = { mode: 'local' }, view: ProgressView | null = null): DashboardModel {
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
+  const requested = query.cohort;
   const selected = requested !== null && labels.has(requested) ? requested : null;
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
+  const effective: TableQuery = { ...query, cohort: selected ?? '' };
   const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
 
   const snapshot = view?.state?.snapshot ?? null;
   const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
-  const derived = (learner: Learner) => (snapshot === null ? null : progressOf(snapshot, learner, context));
-  const counts = summarizeCohort(learners, derived);
-  // Without a snapshot the statuses are the roster's own values, counted as such.
-  const byStatus = snapshot !== null ? counts.byStatus : Object.fromEntries(STATUSES.map((s) => [s, learners.filter((l) => learnerStatus(l) === s).length]));
-  const attention: AttentionItem[] = [];
-  const tableRows = learners.map((learner) => {
-    const progress = derived(learner);
-    const base = rows.get(learner);
-    for (const reason of needsAttention(learner, progress, context)) attention.push({ handle: base.handle, cohort: base.cohort, sentence: reason.sentence });
-    if (snapshot === null) return base;
-    if (progress === null) return { ...base, statusDetail: 'Not read from GitHub yet: this is the value recorded in the roster' };
-    return { ...base, status: STATUS_LABELS[progress.status], statusDetail: progress.evidence.length > 0 ? progress.evidence.map(describeEvidence).join('; ') : null };
-  });
-  const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
+  const entries = tableEntries(learners, snapshot, context);
+  const table = tableView(entries, effective);
+
+  const byProvisionState = Object.fromEntries(PROVISION_STATES.map((s) => [s, 0])) as Record<string, number>;
+  const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
+  let unread = 0;
+  for (const entry of entries) {
+    byProvisionState[learnerProvisionState(entry.learner)]! += 1;
+    if (entry.status === null) unread += 1;
+    else byStatus[entry.status]! += 1;
+  }
   const statusItems: Array<{ label: string; count: number }> = STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: byStatus[s]! }));
-  if (snapshot !== null && counts.statusUnknown > 0) statusItems.push({ label: 'Not read from GitHub yet', count: counts.statusUnknown });
+  if (snapshot !== null && unread > 0) statusItems.push({ label: 'Not read from GitHub yet', count: unread });
+  const statusLabel = (s: StatusFilter) => (s === 'unknown' ? 'Not read from GitHub yet' : STATUS_LABELS[s]);
+
+  const attentionEntries = entries.filter((e) => e.attention.length > 0);
+  const attention: AttentionItem[] = [];
+  for (const entry of attentionEntries) {
+    for (const reason of entry.attention) {
+      if (attention.length < ATTENTION_SHOWN) attention.push({ handle: normalizeHandle(entry.learner.github_handle), cohort: entry.learner.cohort_id, sentence: reason.sentence });
+    }
+  }
+  const attentionTotal = attentionEntries.reduce((sum, e) => sum + e.attention.length, 0);
+
+  const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
+  const filtered = table.matching.length !== entries.length;
   return {
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
     notice,
-    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(learners.length, 'learner', 'learners')}.`,
-    caption: `Learners in ${scope} (${plural(learners.length, 'learner', 'learners')})`,
-    emptyMessage: selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.',
+    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(entries.length, 'learner', 'learners')}.`,
+    caption: `Learners in ${scope}: ${filtered ? `${plural(table.matching.length, 'learner', 'learners')} of ${entries.length}` : plural(entries.length, 'learner', 'learners')}, ${describeQuery(effective, statusLabel)}${table.pageCount > 1 ? `, page ${table.pageNumber} of ${table.pageCount}` : ''}`,
+    emptyMessage: entries.length === 0 ? (selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.') : 'No learners match these filters.',
     filter: {
       options: [
         { value: '', label: 'All cohorts', selected: selected === null },
         ...[...labels].map(([value, label]) => ({ value, label: label === value ? value : `${label} (${value})`, selected: value === selected })),
       ],
+      states: [{ value: '', label: 'Any provisioning state', selected: query.state === null }, ...PROVISION_STATES.map((s) => ({ value: s, label: PROVISION_LABELS[s], selected: query.state === s }))],
+      statuses: [
+        { value: '', label: 'Any status', selected: query.status === null },
+        ...[...STATUSES, ...(snapshot === null ? [] : ['unknown' as const])].map((s) => ({ value: s, label: statusLabel(s), selected: query.status === s })),
+      ],
+      attention: query.attention,
+      search: query.search,
+      sort: query.sort === DEFAULT_QUERY.sort ? null : query.sort,
+      dir: query.dir === DEFAULT_QUERY.dir ? null : query.dir,
     },
     summary: [
-      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: counts.byProvisionState[s] })) },
+      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: byProvisionState[s]! })) },
       { id: 'status', heading: snapshot === null ? 'By progress status (as recorded in the roster)' : 'By progress status (derived from GitHub)', items: statusItems },
     ],
-    rows: tableRows,
+    columns: COLUMNS.map(({ label, key }) => {
+      if (key === null) return { label, href: null, ariaSort: null };
+      const current = effective.sort === key;
+      const nextDir: Direction = current && effective.dir === 'asc' ? 'desc' : 'asc';
+      return {
+        label,
+        href: `/dashboard${queryString(effective, { sort: key, dir: nextDir, page: 1 })}`,
+        ariaSort: current ? (effective.dir === 'asc' ? 'ascending' : 'descending') : null,
+      };
+    }),
+    rows: table.page.map((entry) => rowOf(entry, snapshot)),
+    pagination: paginationModel(effective, table),
+    csvHref: `/dashboard.csv${queryString({ ...effective, page: 1 })}`,
     connection,
     progress: progressModel(view),
     attention,
+    attentionMore: attentionTotal - attention.length,
+    attentionHref: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: effective.cohort, attention: true })}`,
   };
 }
 
+/** A CSV cell: quoted, and neutralised when a spreadsheet would read it as a formula. */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return `"${safe.replaceAll('"', '""')}"`;
+}
+
+const CSV_HEADER = ['github_handle', 'cohort_id', 'path', 'provision_state', 'status', 'status_source', 'learning_room_repo', 'registered_at', 'last_activity_at', 'enrollment_issue', 'needs_attention'];
+
+/** The rows in view (every page), as CSV: never notes. */
+export function dashboardCsv(roster: Roster, query: TableQuery, view: ProgressView | null): string {
+  const requested = query.cohort;
+  const cohorts = new Set(roster.learners.map((l) => l.cohort_id));
+  const selected = requested !== null && requested !== '' && cohorts.has(requested) ? requested : null;
+  const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
+  const snapshot = view?.state?.snapshot ?? null;
+  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
+  const { matching } = tableView(tableEntries(learners, snapshot, context), { ...query, cohort: selected ?? '' });
+  const lines = [CSV_HEADER.map(csvCell).join(',')];
+  for (const entry of matching) {
+    const l = entry.learner;
+    const issue = enrollmentIssue(l);
+    lines.push(
+      [
+        normalizeHandle(l.github_handle),
+        l.cohort_id,
+        learnerPath(l),
+        learnerProvisionState(l),
+        entry.status ?? '',
+        entry.progress !== null ? 'github' : snapshot === null ? 'roster' : 'not read yet',
+        typeof l.learning_room_repo === 'string' ? l.learning_room_repo : '',
+        typeof l.registered_at === 'string' ? l.registered_at : '',
+        entry.progress?.lastActivity?.at ?? (typeof l.last_signal_at === 'string' ? l.last_signal_at : ''),
+        issue === null ? '' : `${issue.repo}#${issue.number}`,
+        entry.attention.map((r) => r.sentence).join('; '),
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
 export function dashboardRoutes(app: FastifyInstance, { config, store, sync, progress }: AppContext): void {
+  const progressView = (refreshRequested: boolean): ProgressView | null =>
+    progress === null ? null : { state: progress.state, stuckMinutes: config.github!.stuckMinutes, refreshRequested, now: new Date() };
+
   app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const query = queryFields(request);
-    const view: ProgressView | null =
-      progress === null ? null : { state: progress.state, stuckMinutes: config.github!.stuckMinutes, refreshRequested: field(query, 'progress') === 'refreshing', now: new Date() };
-    const model = dashboardModel(await store.read(), field(query, 'cohort'), connectionModel(config.github, sync?.state ?? null), view);
+    const fields = queryFields(request);
+    const model = dashboardModel(await store.read(), parseTableQuery(fields), connectionModel(config.github, sync?.state ?? null), progressView(field(fields, 'progress') === 'refreshing'));
     return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
+  });
+
+  // The rows in view, every page of them, for a spreadsheet.
+  app.get('/dashboard.csv', { preHandler: requireFacilitator }, async (request, reply) => {
+    const csv = dashboardCsv(await store.read(), parseTableQuery(queryFields(request)), progressView(false));
+    request.log.info({ session: request.session.get('facilitator')?.sid }, 'dashboard exported as CSV');
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="glow-learners.csv"').send(csv);
   });
 
   // A facilitator asks for progress to be read again now; the page says so and shows the snapshot's time.

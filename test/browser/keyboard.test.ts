@@ -283,7 +283,7 @@ describe('keyboard journeys, with JavaScript off', () => {
     assert.equal(new URL(page.url()).search, '?cohort=spring-2026');
     assert.equal(await page.title(), 'Cohort dashboard: Spring 2026 cohort - GLOW Companion');
     assert.equal(await page.locator('#cohort').inputValue(), 'spring-2026', 'the filter shows the chosen cohort');
-    assert.equal(await page.locator('caption').textContent(), 'Learners in Spring 2026 cohort (2 learners)');
+    assert.equal(await page.locator('caption').textContent(), 'Learners in Spring 2026 cohort: 2 learners, sorted by username (ascending)');
 
     // Sign out from the header, by keyboard.
     await tabTo(page, 'button.button.button-secondary "Sign out"');
@@ -301,11 +301,11 @@ describe('keyboard journeys, with JavaScript off', () => {
     await page.setViewportSize(NARROW);
     await tabTo(page, 'div.table-region "' + (await page.locator('.table-region').textContent())!.replace(/\s+/g, ' ').trim() + '"');
     const region = await accessible(page, '.table-region');
-    assert.deepEqual({ role: region.role, name: region.name }, { role: 'region', name: 'Learners in all cohorts (2 learners)' });
+    assert.deepEqual({ role: region.role, name: region.name }, { role: 'region', name: 'Learners in all cohorts: 2 learners, sorted by username (ascending)' });
     const table = await accessible(page, '.table-region table');
-    assert.equal(table.name, 'Learners in all cohorts (2 learners)', 'the table is named by its caption');
+    assert.equal(table.name, 'Learners in all cohorts: 2 learners, sorted by username (ascending)', 'the table is named by its caption');
     const headers = await page.locator('thead th[scope="col"]').allTextContents();
-    assert.deepEqual(headers, ['Username', 'Cohort', 'Path', 'Provisioning', 'Learning Room repository', 'Status', 'Registered', 'Last signal', 'Enrollment issue']);
+    assert.deepEqual(headers, ['Username', 'Cohort', 'Path', 'Provisioning', 'Learning Room repository', 'Status', 'Registered', 'Last activity', 'Enrollment issue']);
     assert.equal(await page.locator('tbody th[scope="row"]').count(), 2, 'each row is headed by the learner username');
 
     const scroll = () => page.locator('.table-region').evaluate((el) => el.scrollLeft);

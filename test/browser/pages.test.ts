@@ -363,6 +363,33 @@ const STATES: State[] = [
     },
   },
   {
+    name: 'dashboard-filtered-sorted-attention',
+    roster: () => largeRoster(200),
+    status: 200,
+    h1: 'Cohort dashboard',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.locator('#state').selectOption('failed');
+      await page.locator('#attention').check();
+      await submit(page, 'Filter learners');
+      await page.getByRole('link', { name: 'Registered', exact: true }).click();
+      await page.waitForURL(/sort=registered/);
+      assert.match(await page.locator('caption').innerText(), /provisioning state failed, needing attention, sorted by registration time \(ascending\)/);
+    },
+  },
+  {
+    name: 'dashboard-second-page',
+    roster: () => largeRoster(200),
+    status: 200,
+    h1: 'Cohort dashboard',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.getByRole('navigation', { name: 'Pages of learners' }).getByRole('link', { name: 'Next page' }).click();
+      await page.waitForURL(/page=2/);
+      assert.match(await page.locator('caption').innerText(), /page 2 of 4/);
+    },
+  },
+  {
     name: 'register-form-expired',
     roster: example,
     status: 400,
