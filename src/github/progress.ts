@@ -61,6 +61,9 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** How long stop() waits for a refresh in flight. */
+const STOP_WAIT_MS = 2_000;
+
 export class ProgressReader {
   private readonly now: () => number;
   private readonly concurrency: number;
@@ -98,7 +101,12 @@ export class ProgressReader {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.running?.catch(() => undefined);
+    // A refresh writes nothing, so a shutdown waits for it only briefly (it may be waiting on GitHub's retries).
+    const running = this.running;
+    if (running === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([running.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Refreshes now, or joins the refresh in flight. */
