@@ -136,8 +136,8 @@ interface Row {
   /** For GET /register: each round's figures beside the baseline's in the same round. */
   rounds?: Array<{ baselineRps: number; rps: number; ratio: number }>;
   detail: LoadResult | FlowResult | null;
-  /** GitHub-mode registration: which mode the row measured, and each round of both modes side by side. */
-  mode?: 'local' | 'github';
+  /** GitHub-mode registration: which mode the row measured, and each round of the modes side by side. */
+  mode?: Mode;
   modeRounds?: ModeRound[];
   burst?: BurstFigures;
   idle?: IdleFigures;
@@ -159,11 +159,23 @@ interface Row {
   };
 }
 
+/**
+ * How the registration flow is measured for GitHub mode: local mode; GitHub
+ * mode as it runs (the outbox, and the sync committing in the background);
+ * and, as a diagnostic, GitHub mode with the sync held off for the round (its
+ * first read of the roster of record is made to wait until the round is over),
+ * which leaves the outbox's own cost.
+ */
+type Mode = 'local' | 'github' | 'github-held';
+
 interface ModeRound {
-  first: 'local' | 'github';
+  order: Mode[];
   localRegPerS: number;
   githubRegPerS: number;
+  /** GitHub mode against local mode in this round. */
   ratio: number;
+  heldRegPerS: number;
+  heldRatio: number;
   localLearnersAfter: number;
   githubLearnersAfter: number;
   /** Commits the GitHub-mode companion made during its round (the sync carries on while the flow runs). */
@@ -495,23 +507,26 @@ interface ModeRun {
 }
 
 /** One round of the registration flow on a fresh companion, in local mode or in GitHub mode, from the same roster. */
-async function registrationRound(settings: Settings, files: RunFiles, mode: 'local' | 'github', round: number, durationS: number): Promise<ModeRun> {
+async function registrationRound(settings: Settings, files: RunFiles, mode: Mode, round: number, durationS: number): Promise<ModeRun> {
   const learners = settings.registerGetSize;
   const rosterPath = path.join(files.work, `roster-${mode}-${round}.json`);
   const text = rosterText(learners);
   await writeRosterText(rosterPath, text);
-  const github = mode === 'github' ? await startGitHub(text, settings.github.latencyMs) : null;
+  const github = mode === 'local' ? null : await startGitHub(text, settings.github.latencyMs);
   let server: RunningServer | null = null;
   try {
     if (github) {
-      server = await startGitHubCompanion(files, rosterPath, github, settings.github.syncIntervalS, `round ${round + 1}`);
+      server = await startGitHubCompanion(files, rosterPath, github, settings.github.syncIntervalS, `${mode === 'github-held' ? 'sync held off, ' : ''}round ${round + 1}`);
     } else {
       server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir });
       log(`  companion (local mode, round ${round + 1}) pid ${server.pid} on port ${server.port}`);
     }
     const commitsBefore = github?.commits() ?? 0;
     const before = await readRoster(rosterPath);
-    const result = await loadRegistrationFlow({ ...flowOptions(settings, server, `${mode}${round}`), durationS, serverPid: server.pid });
+    // Held off: the sync's first read, due about a second in, is answered only after the round.
+    if (mode === 'github-held') github!.sim.faults.setLatency(durationS * 1000 + 500);
+    const result = await loadRegistrationFlow({ ...flowOptions(settings, server, `${mode === 'github-held' ? 'held' : mode}${round}`), durationS, serverPid: server.pid });
+    github?.sim.faults.setLatency(settings.github.latencyMs);
     // A 303 is sent only once the registration is durably written (to the working copy, and in GitHub mode to the outbox).
     const after = await readRoster(rosterPath);
     const lost = result.accepted.filter((a) => !after.keys.has(learnerKey(a.handle, a.cohort))).map((a) => `${a.handle}@${a.cohort}`);
@@ -536,7 +551,7 @@ async function registrationRound(settings: Settings, files: RunFiles, mode: 'loc
 }
 
 /** Several rounds of one mode's registration flow as one row: totals summed, POST latencies pooled. */
-function modeRow(settings: Settings, mode: 'local' | 'github', runs: ModeRun[]): Row {
+function modeRow(settings: Settings, mode: Mode, runs: ModeRun[]): Row {
   const registrations = runs.reduce((n, r) => n + r.result.registrations, 0);
   const seconds = runs.reduce((n, r) => n + r.result.durationS, 0);
   const cpuKnown = runs.every((r) => r.result.serverCpuMs !== null);
@@ -552,7 +567,12 @@ function modeRow(settings: Settings, mode: 'local' | 'github', runs: ModeRun[]):
   const post = posts.summary();
   const lost = runs.flatMap((r) => r.lost);
   return addRow({
-    scenario: mode === 'local' ? 'registration flow, local mode (rounds alternating with GitHub mode)' : `registration flow, GitHub mode (outbox + sync, GitHub ${settings.github.latencyMs} ms away)`,
+    scenario:
+      mode === 'local'
+        ? 'registration flow, local mode (rounds alternating with GitHub mode)'
+        : mode === 'github'
+          ? `registration flow, GitHub mode (outbox + sync, GitHub ${settings.github.latencyMs} ms away)`
+          : 'registration flow, GitHub mode, sync held off (outbox only; diagnostic)',
     kind: 'github-registration',
     mode,
     learners: settings.registerGetSize,
@@ -593,31 +613,42 @@ async function measureGitHubRegistration(settings: Settings, files: RunFiles): P
     `registration flow, local mode vs GitHub mode (GitHub ${settings.github.latencyMs} ms away, sync interval ${settings.github.syncIntervalS} s), ` +
       `${settings.registerGetSize} learners: ${settings.rounds} rounds of ${sliceS} s per mode, ${settings.connections} connections`,
   );
-  const runs = { local: [] as ModeRun[], github: [] as ModeRun[] };
+  const runs: Record<Mode, ModeRun[]> = { local: [], github: [], 'github-held': [] };
   const rounds: ModeRound[] = [];
+  // The order turns every round, so that no mode always follows the same one.
+  const orders: Mode[][] = [
+    ['local', 'github', 'github-held'],
+    ['github', 'github-held', 'local'],
+    ['github-held', 'local', 'github'],
+  ];
   for (let round = 0; round < settings.rounds; round++) {
-    const order: Array<'local' | 'github'> = round % 2 === 0 ? ['local', 'github'] : ['github', 'local'];
+    const order = orders[round % orders.length]!;
     for (const mode of order) runs[mode].push(await registrationRound(settings, files, mode, round, sliceS));
     const l = runs.local[round]!;
     const g = runs.github[round]!;
+    const h = runs['github-held'][round]!;
     const r: ModeRound = {
-      first: order[0]!,
+      order,
       localRegPerS: l.result.registrationsPerSecond,
       githubRegPerS: g.result.registrationsPerSecond,
       ratio: g.result.registrationsPerSecond / l.result.registrationsPerSecond,
+      heldRegPerS: h.result.registrationsPerSecond,
+      heldRatio: h.result.registrationsPerSecond / l.result.registrationsPerSecond,
       localLearnersAfter: l.learnersAfter,
       githubLearnersAfter: g.learnersAfter,
       githubCommits: g.commits,
     };
     rounds.push(r);
     log(
-      `    round ${round + 1} (${r.first} first): local ${fmt(r.localRegPerS)} reg/s, GitHub mode ${fmt(r.githubRegPerS)} reg/s (${fmt(100 * r.ratio)}%); ` +
-        `learners ${l.learnersBefore} -> ${l.learnersAfter} / ${g.learnersAfter}; ${g.commits} commits during the GitHub round; lost ${l.lost.length} / ${g.lost.length}`,
+      `    round ${round + 1} (${order.join(', ')}): local ${fmt(r.localRegPerS)} reg/s, GitHub mode ${fmt(r.githubRegPerS)} reg/s (${fmt(100 * r.ratio)}%), ` +
+        `sync held off ${fmt(r.heldRegPerS)} reg/s (${fmt(100 * r.heldRatio)}%); learners ${l.learnersBefore} -> ${l.learnersAfter} / ${g.learnersAfter} / ${h.learnersAfter}; ` +
+        `${g.commits} commits during the GitHub round, ${h.commits} while held off; lost ${l.lost.length} / ${g.lost.length} / ${h.lost.length}`,
     );
   }
   modeRow(settings, 'local', runs.local);
   const githubRow = modeRow(settings, 'github', runs.github);
   githubRow.modeRounds = rounds;
+  modeRow(settings, 'github-held', runs['github-held']);
 }
 
 /**
@@ -875,6 +906,7 @@ function checkTargets(settings: Settings): TargetCheck[] {
   }
   const local = rows.find((r) => r.kind === 'github-registration' && r.mode === 'local');
   const github = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github');
+  const held = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github-held');
   if (local && github) {
     const ratio = local.perSecond > 0 ? github.perSecond / local.perSecond : 0;
     const lg = github.registration!;
@@ -886,6 +918,10 @@ function checkTargets(settings: Settings): TargetCheck[] {
         `(rounds ${github.modeRounds!.map((r) => `${fmt(100 * r.ratio)}%`).join(', ')}); POST p50/p99 ${fmt(github.p50Ms, 1)}/${fmt(github.p99Ms, 1)} ms vs ${fmt(local.p50Ms, 1)}/${fmt(local.p99Ms, 1)} ms` +
         (github.serverCpuMsPerUnit !== null && local.serverCpuMsPerUnit !== null
           ? `; server CPU ${fmt(github.serverCpuMsPerUnit, 3)} vs ${fmt(local.serverCpuMsPerUnit, 3)} ms per registration`
+          : '') +
+        (held && local.perSecond > 0
+          ? `; with the sync held off (outbox only) ${fmt(held.perSecond)} reg/s, ${fmt((100 * held.perSecond) / local.perSecond)}%` +
+            (held.serverCpuMsPerUnit !== null ? `, ${fmt(held.serverCpuMsPerUnit, 3)} ms CPU per registration` : '')
           : '') +
         `; lost ${lg.lost} / ${ll.lost}`,
       met: ratio >= 0.9 && github.errors === 0 && github.unexpected === 0,
@@ -1044,7 +1080,10 @@ async function main(): Promise<void> {
     log(`  by learners in the roster (reg/s, POST p50/p99): ${slices.join('; ')}`);
   }
   for (const row of rows.filter((r) => r.modeRounds)) {
-    log(`GitHub mode per round, as a share of local mode in the same round: ${row.modeRounds!.map((r) => `${fmt(100 * r.ratio)}% (${r.first} first)`).join(', ')}`);
+    log(
+      `GitHub mode per round, as a share of local mode in the same round: ${row.modeRounds!.map((r) => `${fmt(100 * r.ratio)}%`).join(', ')}; ` +
+        `sync held off: ${row.modeRounds!.map((r) => `${fmt(100 * r.heldRatio)}%`).join(', ')}`,
+    );
   }
   for (const row of rows.filter((r) => r.burst)) {
     const b = row.burst!;
