@@ -56,7 +56,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, readCsrf } from '../test/helpers/http.js';
 import { Latencies, loadGet, loadRegistrationFlow, mergeResults, processCpuMs, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
-import { handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
+import { ADMIN_REPO, ROSTER_FILE, handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
 import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText } from './lib/roster.js';
 import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type RunningServer } from './lib/servers.js';
@@ -754,7 +754,7 @@ async function measureGitHubIdle(settings: Settings, files: RunFiles): Promise<v
     await sleep(g.idleS * 1000);
     const cpuAfter = processCpuMs(server.pid);
     const all = github.sim.requests.list({ identity: github.identity });
-    const reads = all.filter((r) => r.method === 'GET' && r.path.endsWith(`/contents/${'roster.json'}`));
+    const reads = all.filter((r) => r.method === 'GET' && r.path === `/repos/${ADMIN_REPO}/contents/${ROSTER_FILE}`);
     const first = reads[0] ?? null;
     const after = first ? all.filter((r) => r.seq > first.seq) : [];
     const readsAfter = after.filter((r) => reads.includes(r));
@@ -762,7 +762,7 @@ async function measureGitHubIdle(settings: Settings, files: RunFiles): Promise<v
     const durations = new Latencies();
     for (const r of watched) durations.add(r.durationMs);
     const d = durations.summary();
-    const remaining = await fetch(`${github.url}/repos/Community-Access/glow-admin`, { headers: { authorization: `token ${github.token}` } })
+    const remaining = await fetch(`${github.url}/repos/${ADMIN_REPO}`, { headers: { authorization: `token ${github.token}` } })
       .then(async (response) => {
         await response.arrayBuffer();
         return response.headers.get('x-ratelimit-remaining');
