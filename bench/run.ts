@@ -15,6 +15,17 @@
  *   repeat              the same flow at the GET /register roster size, posting usernames that are
  *                       already registered, so nothing is written: the flow's cost without the write
  *
+ * GitHub mode, against the project's GitHub simulator in this process on loopback with
+ * BENCH_GITHUB_LATENCY ms added to every API answer, the companion pointed at it:
+ *
+ *   github-registration the registration flow in local mode and in GitHub mode (outbox and sync), at the
+ *                       GET /register roster size, in alternating rounds on fresh servers: the ratio of the two
+ *   github-burst        BENCH_BURST registrations paced at BENCH_BURST_RATE a second, each a GET and a POST;
+ *                       the time from each 303 to the first commit that carries it (the roster of record is
+ *                       watched every 20 ms), the commits made, and afterwards every handle exactly once there
+ *   github-idle         no registrations, COMPANION_SYNC_INTERVAL=1 for BENCH_IDLE_SECONDS: the companion's
+ *                       requests to GitHub, and how many counted against the rate limit
+ *
  * Prints a table and writes bench/results/bench-<time>.json (and latest.json).
  * Every figure is also given as a ratio to the baseline's requests per second
  * measured in the same run.
@@ -27,25 +38,33 @@
  *   BENCH_DASHBOARD_CONNECTIONS=10 connections for the dashboard
  *   BENCH_SIZES=100,1000,10000     roster sizes (learners)
  *   BENCH_REGISTER_GET_SIZE=1000   roster size at which GET /register is measured
- *   BENCH_ONLY=                    comma list of scenarios to run (default: all five)
+ *   BENCH_ONLY=                    comma list of scenarios to run (default: all eight)
  *   BENCH_CPU_PROF=0               1: run the companion under --cpu-prof and summarise the profiles
  *   BENCH_DIR=<os tmpdir>          where the temporary roster files are made (use a real disk)
  *   BENCH_SERVER_JS=dist/server.js another build of the server to measure instead
+ *   BENCH_GITHUB_LATENCY=150       ms the simulator adds to every GitHub answer
+ *   BENCH_GITHUB_LEARNERS=<GET /register size> learners in the roster of record for the burst and the idle run
+ *   BENCH_BURST=500                registrations in the burst
+ *   BENCH_BURST_RATE=50            registrations started per second in the burst
+ *   BENCH_SYNC_INTERVAL=60         COMPANION_SYNC_INTERVAL (s) for the burst and GitHub-mode registration runs
+ *   BENCH_IDLE_SECONDS=10          how long the idle companion is watched
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, readCsrf } from '../test/helpers/http.js';
-import { Latencies, loadGet, loadRegistrationFlow, mergeResults, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
+import { Latencies, loadGet, loadRegistrationFlow, mergeResults, processCpuMs, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
+import { ADMIN_REPO, ROSTER_FILE, handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
-import { COHORTS, learnerKey, readRoster, writeRoster } from './lib/roster.js';
+import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText } from './lib/roster.js';
 import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type RunningServer } from './lib/servers.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** The session cookie's name when COMPANION_SECURE_COOKIES=0 (no __Host- prefix). */
 const COOKIE_NAME = 'glow_session';
-const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat'] as const;
+const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat', 'github-registration', 'github-burst', 'github-idle'] as const;
 type ScenarioKind = (typeof SCENARIOS)[number];
 
 // ---------------------------------------------------------------- settings
@@ -73,6 +92,14 @@ function readSettings() {
   }
   const registerGetSize = intSetting('BENCH_REGISTER_GET_SIZE', sizes.includes(1000) ? 1000 : sizes[0] ?? 0, 0, 200_000);
   if (!sizes.includes(registerGetSize)) sizes.push(registerGetSize);
+  const github = {
+    latencyMs: intSetting('BENCH_GITHUB_LATENCY', 150, 0, 10_000),
+    learners: intSetting('BENCH_GITHUB_LEARNERS', registerGetSize, 0, 200_000),
+    burst: intSetting('BENCH_BURST', 500, 1, 100_000),
+    burstRate: intSetting('BENCH_BURST_RATE', 50, 1, 10_000),
+    syncIntervalS: intSetting('BENCH_SYNC_INTERVAL', 60, 1, 86_400),
+    idleS: intSetting('BENCH_IDLE_SECONDS', 10, 1, 600),
+  };
   return {
     durationS: intSetting('BENCH_DURATION', 8, 1, 600),
     rounds: intSetting('BENCH_ROUNDS', 3, 1, 20),
@@ -84,6 +111,7 @@ function readSettings() {
     only: new Set(only as ScenarioKind[]),
     cpuProfile: intSetting('BENCH_CPU_PROF', 0, 0, 1) === 1,
     dir: process.env.BENCH_DIR?.trim() || os.tmpdir(),
+    github,
   };
 }
 type Settings = ReturnType<typeof readSettings>;
@@ -95,9 +123,9 @@ interface Row {
   kind: ScenarioKind;
   learners: number | null;
   connections: number;
-  /** Requests per second; for the registration flow, completed registrations per second. */
+  /** Requests per second; for the registration flow, completed registrations per second; for the idle run, requests to GitHub per second. */
   perSecond: number;
-  unit: 'req/s' | 'reg/s';
+  unit: 'req/s' | 'reg/s' | 'GitHub req/s';
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -107,7 +135,12 @@ interface Row {
   serverCpuMsPerUnit: number | null;
   /** For GET /register: each round's figures beside the baseline's in the same round. */
   rounds?: Array<{ baselineRps: number; rps: number; ratio: number }>;
-  detail: LoadResult | FlowResult;
+  detail: LoadResult | FlowResult | null;
+  /** GitHub-mode registration: which mode the row measured, and each round of the modes side by side. */
+  mode?: Mode;
+  modeRounds?: ModeRound[];
+  burst?: BurstFigures;
+  idle?: IdleFigures;
   registration?: {
     learnersBefore: number;
     learnersAfter: number;
@@ -124,6 +157,72 @@ interface Row {
     /** POST latency as the roster grew during the run, in slices of acknowledgement order. */
     bySize: SizeSlice[];
   };
+}
+
+/**
+ * How the registration flow is measured for GitHub mode: local mode; GitHub
+ * mode as it runs (the outbox, and the sync committing in the background);
+ * and, as a diagnostic, GitHub mode with the sync held off for the round (its
+ * first read of the roster of record is made to wait until the round is over),
+ * which leaves the outbox's own cost.
+ */
+type Mode = 'local' | 'github' | 'github-held';
+
+interface ModeRound {
+  order: Mode[];
+  localRegPerS: number;
+  githubRegPerS: number;
+  /** GitHub mode against local mode in this round. */
+  ratio: number;
+  heldRegPerS: number;
+  heldRatio: number;
+  localLearnersAfter: number;
+  githubLearnersAfter: number;
+  /** Commits the GitHub-mode companion made during its round (the sync carries on while the flow runs). */
+  githubCommits: number;
+}
+
+interface BurstFigures {
+  planned: number;
+  perSecond: number;
+  latencyMs: number;
+  learnersBefore: number;
+  acknowledged: number;
+  failures: number;
+  failureExamples: string[];
+  /** From the first registration started to the last answered (s). */
+  elapsedS: number;
+  maxStartLagMs: number;
+  flowLatencyMs: Percentiles;
+  /** From each 303 to the first commit whose roster of record holds it (ms); registrations never seen committed are left out and counted below. */
+  commitLatencyMs: Percentiles;
+  neverCommitted: number;
+  /** Commits on the admin repository from the start of the burst until the last registration was seen committed. */
+  commits: number;
+  commitsPerRegistration: number;
+  /** The burst's handles in the final roster of record: exactly once, more than once, not at all. */
+  exactlyOnce: number;
+  duplicated: number;
+  missing: number;
+  /** Each commit as the watcher saw it: ms after the burst started, and how many of the burst's learners it added. */
+  commitTimeline: Array<{ atMs: number; newLearners: number }>;
+  serverCpuMs: number | null;
+}
+
+interface IdleFigures {
+  intervalS: number;
+  watchedS: number;
+  /** Every request from the companion's token since it started, by method, path and status. */
+  byRequest: Record<string, number>;
+  total: number;
+  counted: number;
+  firstRead: { status: number; counted: boolean } | null;
+  /** Requests after the first read of the roster, and of those, reads of the roster, reads answered 304, and requests counted against the rate limit. */
+  afterFirstRead: number;
+  readsAfterFirst: number;
+  answered304: number;
+  countedAfterFirstRead: number;
+  rateLimitRemaining: string | null;
 }
 
 interface SizeSlice {
@@ -373,6 +472,341 @@ async function measureRepeat(settings: Settings, server: RunningServer, learners
   });
 }
 
+// ---------------------------------------------------------------- GitHub mode
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Where the servers write, and where their profiles go. */
+interface RunFiles {
+  work: string;
+  logFile: string;
+  profileDir: string | null;
+}
+
+/** A companion in GitHub mode against `github`, ready once its first sync with the roster of record has succeeded (/readyz). */
+async function startGitHubCompanion(files: RunFiles, rosterPath: string, github: SimulatedGitHub, syncIntervalS: number, what: string): Promise<RunningServer> {
+  const server = await startCompanion({
+    rosterPath,
+    logFile: files.logFile,
+    cpuProfileDir: files.profileDir,
+    env: githubEnv(github, syncIntervalS),
+    readyPath: '/readyz',
+  });
+  log(`  companion (GitHub mode, ${what}) pid ${server.pid} on port ${server.port}, simulator ${github.url}`);
+  return server;
+}
+
+interface ModeRun {
+  result: FlowResult;
+  learnersBefore: number;
+  learnersAfter: number;
+  lost: string[];
+  lostAfterShutdown: number | null;
+  validAfterShutdown: boolean;
+  commits: number;
+}
+
+/** One round of the registration flow on a fresh companion, in local mode or in GitHub mode, from the same roster. */
+async function registrationRound(settings: Settings, files: RunFiles, mode: Mode, round: number, durationS: number): Promise<ModeRun> {
+  const learners = settings.registerGetSize;
+  const rosterPath = path.join(files.work, `roster-${mode}-${round}.json`);
+  const text = rosterText(learners);
+  await writeRosterText(rosterPath, text);
+  const github = mode === 'local' ? null : await startGitHub(text, settings.github.latencyMs);
+  let server: RunningServer | null = null;
+  try {
+    if (github) {
+      server = await startGitHubCompanion(files, rosterPath, github, settings.github.syncIntervalS, `${mode === 'github-held' ? 'sync held off, ' : ''}round ${round + 1}`);
+    } else {
+      server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir });
+      log(`  companion (local mode, round ${round + 1}) pid ${server.pid} on port ${server.port}`);
+    }
+    const commitsBefore = github?.commits() ?? 0;
+    const before = await readRoster(rosterPath);
+    // Held off: the sync's first read, due about a second in, is answered only after the round.
+    if (mode === 'github-held') github!.sim.faults.setLatency(durationS * 1000 + 500);
+    const result = await loadRegistrationFlow({ ...flowOptions(settings, server, `${mode === 'github-held' ? 'held' : mode}${round}`), durationS, serverPid: server.pid });
+    github?.sim.faults.setLatency(settings.github.latencyMs);
+    // A 303 is sent only once the registration is durably written (to the working copy, and in GitHub mode to the outbox).
+    const after = await readRoster(rosterPath);
+    const lost = result.accepted.filter((a) => !after.keys.has(learnerKey(a.handle, a.cohort))).map((a) => `${a.handle}@${a.cohort}`);
+    const commits = (github?.commits() ?? 0) - commitsBefore;
+    const { code } = await server.stop();
+    server = null;
+    if (code !== 0) log(`  companion exited with code ${code}`);
+    const final = await readRoster(rosterPath).catch(() => null);
+    return {
+      result,
+      learnersBefore: before.roster.learners.length,
+      learnersAfter: after.roster.learners.length,
+      lost,
+      lostAfterShutdown: final ? result.accepted.filter((a) => !final.keys.has(learnerKey(a.handle, a.cohort))).length : null,
+      validAfterShutdown: final !== null,
+      commits,
+    };
+  } finally {
+    await server?.stop();
+    await github?.stop();
+  }
+}
+
+/** Several rounds of one mode's registration flow as one row: totals summed, POST latencies pooled. */
+function modeRow(settings: Settings, mode: Mode, runs: ModeRun[]): Row {
+  const registrations = runs.reduce((n, r) => n + r.result.registrations, 0);
+  const seconds = runs.reduce((n, r) => n + r.result.durationS, 0);
+  const cpuKnown = runs.every((r) => r.result.serverCpuMs !== null);
+  const cpu = runs.reduce((n, r) => n + (r.result.serverCpuMs ?? 0), 0);
+  const posts = new Latencies();
+  const flows = new Latencies();
+  for (const r of runs) {
+    for (const a of r.result.accepted) {
+      posts.add(a.postMs);
+      flows.add(a.flowMs);
+    }
+  }
+  const post = posts.summary();
+  const lost = runs.flatMap((r) => r.lost);
+  return addRow({
+    scenario:
+      mode === 'local'
+        ? 'registration flow, local mode (rounds alternating with GitHub mode)'
+        : mode === 'github'
+          ? `registration flow, GitHub mode (outbox + sync, GitHub ${settings.github.latencyMs} ms away)`
+          : 'registration flow, GitHub mode, sync held off (outbox only; diagnostic)',
+    kind: 'github-registration',
+    mode,
+    learners: settings.registerGetSize,
+    connections: settings.connections,
+    perSecond: seconds > 0 ? registrations / seconds : 0,
+    unit: 'reg/s',
+    p50Ms: post.p50,
+    p99Ms: post.p99,
+    errors: runs.reduce((n, r) => n + r.result.errors, 0),
+    unexpected: runs.reduce((n, r) => n + r.result.unexpected, 0),
+    serverCpuMsPerUnit: cpuKnown && registrations > 0 ? cpu / registrations : null,
+    detail: null,
+    registration: {
+      learnersBefore: runs[0]?.learnersBefore ?? 0,
+      learnersAfter: Math.max(0, ...runs.map((r) => r.learnersAfter)),
+      attemptsAcknowledged: registrations,
+      lost: lost.length,
+      lostExamples: lost.slice(0, 10),
+      lostAfterShutdown: runs.every((r) => r.lostAfterShutdown !== null) ? runs.reduce((n, r) => n + r.lostAfterShutdown!, 0) : null,
+      httpRequestsPerSecond: seconds > 0 ? runs.reduce((n, r) => n + r.result.responses, 0) / seconds : 0,
+      postLatencyMs: post,
+      flowLatencyMs: flows.summary(),
+      rosterValidAfterShutdown: runs.every((r) => r.validAfterShutdown),
+      rosterBytesBefore: 0,
+      bySize: [],
+    },
+  });
+}
+
+/**
+ * Registration throughput in GitHub mode beside local mode, in alternating
+ * rounds (each on a fresh companion and roster of the same size, the order
+ * swapped every round), so that a busy spell on a shared machine falls on both.
+ */
+async function measureGitHubRegistration(settings: Settings, files: RunFiles): Promise<void> {
+  const sliceS = Math.max(1, Math.ceil(settings.durationS / 2));
+  log(
+    `registration flow, local mode vs GitHub mode (GitHub ${settings.github.latencyMs} ms away, sync interval ${settings.github.syncIntervalS} s), ` +
+      `${settings.registerGetSize} learners: ${settings.rounds} rounds of ${sliceS} s per mode, ${settings.connections} connections`,
+  );
+  const runs: Record<Mode, ModeRun[]> = { local: [], github: [], 'github-held': [] };
+  const rounds: ModeRound[] = [];
+  // The order turns every round, so that no mode always follows the same one.
+  const orders: Mode[][] = [
+    ['local', 'github', 'github-held'],
+    ['github', 'github-held', 'local'],
+    ['github-held', 'local', 'github'],
+  ];
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = orders[round % orders.length]!;
+    for (const mode of order) runs[mode].push(await registrationRound(settings, files, mode, round, sliceS));
+    const l = runs.local[round]!;
+    const g = runs.github[round]!;
+    const h = runs['github-held'][round]!;
+    const r: ModeRound = {
+      order,
+      localRegPerS: l.result.registrationsPerSecond,
+      githubRegPerS: g.result.registrationsPerSecond,
+      ratio: g.result.registrationsPerSecond / l.result.registrationsPerSecond,
+      heldRegPerS: h.result.registrationsPerSecond,
+      heldRatio: h.result.registrationsPerSecond / l.result.registrationsPerSecond,
+      localLearnersAfter: l.learnersAfter,
+      githubLearnersAfter: g.learnersAfter,
+      githubCommits: g.commits,
+    };
+    rounds.push(r);
+    log(
+      `    round ${round + 1} (${order.join(', ')}): local ${fmt(r.localRegPerS)} reg/s, GitHub mode ${fmt(r.githubRegPerS)} reg/s (${fmt(100 * r.ratio)}%), ` +
+        `sync held off ${fmt(r.heldRegPerS)} reg/s (${fmt(100 * r.heldRatio)}%); learners ${l.learnersBefore} -> ${l.learnersAfter} / ${g.learnersAfter} / ${h.learnersAfter}; ` +
+        `${g.commits} commits during the GitHub round, ${h.commits} while held off; lost ${l.lost.length} / ${g.lost.length} / ${h.lost.length}`,
+    );
+  }
+  modeRow(settings, 'local', runs.local);
+  const githubRow = modeRow(settings, 'github', runs.github);
+  githubRow.modeRounds = rounds;
+  modeRow(settings, 'github-held', runs['github-held']);
+}
+
+/**
+ * A burst of registrations, paced, against a companion in GitHub mode: the
+ * time from each success page (the 303) to the first commit whose roster of
+ * record holds the learner, and the commits the burst took.
+ */
+async function measureGitHubBurst(settings: Settings, files: RunFiles): Promise<void> {
+  const g = settings.github;
+  const learners = g.learners;
+  log(`burst: ${g.burst} registrations at ${g.burstRate}/s against GitHub mode (GitHub ${g.latencyMs} ms away), ${learners} learners in the roster of record`);
+  const rosterPath = path.join(files.work, 'roster-burst.json');
+  const text = rosterText(learners);
+  await writeRosterText(rosterPath, text);
+  const github = await startGitHub(text, g.latencyMs);
+  let server: RunningServer | null = null;
+  try {
+    server = await startGitHubCompanion(files, rosterPath, github, g.syncIntervalS, 'burst');
+    const prefix = 'burst';
+    const watcher = watchRecord(github, `${prefix}-`);
+    const commitsBefore = github.commits();
+    const cpuBefore = processCpuMs(server.pid);
+    const started = performance.now();
+    const burst = await registrationBurst({ base: server.base, count: g.burst, perSecond: g.burstRate, cohorts: COHORTS.map((c) => c.cohort_id), prefix, cookieName: COOKIE_NAME });
+    log(`    ${burst.acknowledged.length} acknowledged in ${fmt(burst.elapsedS, 2)} s, ${burst.failures.length} failed; waiting for the commits`);
+    // Every acknowledged registration should reach the roster of record within a few rounds; wait up to a minute.
+    const deadline = performance.now() + 60_000;
+    while (performance.now() < deadline && burst.acknowledged.some((a) => !watcher.firstSeen.has(a.handle))) await sleep(50);
+    watcher.stop();
+    const commits = github.commits() - commitsBefore;
+    const cpuAfter = processCpuMs(server.pid);
+    const latencies = new Latencies();
+    let neverCommitted = 0;
+    for (const a of burst.acknowledged) {
+      const seen = watcher.firstSeen.get(a.handle);
+      if (seen === undefined) neverCommitted++;
+      else latencies.add(seen - a.acknowledgedMs);
+    }
+    const counts = handleCounts(github.recordText());
+    const handles = Array.from({ length: g.burst }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
+    const commitLatency = latencies.summary();
+    const figures: BurstFigures = {
+      planned: g.burst,
+      perSecond: g.burstRate,
+      latencyMs: g.latencyMs,
+      learnersBefore: learners,
+      acknowledged: burst.acknowledged.length,
+      failures: burst.failures.length,
+      failureExamples: burst.failures.slice(0, 10),
+      elapsedS: burst.elapsedS,
+      maxStartLagMs: burst.maxStartLagMs,
+      flowLatencyMs: burst.flowLatencyMs,
+      commitLatencyMs: commitLatency,
+      neverCommitted,
+      commits,
+      commitsPerRegistration: burst.acknowledged.length > 0 ? commits / burst.acknowledged.length : 0,
+      exactlyOnce: handles.filter((h) => counts.get(h) === 1).length,
+      duplicated: handles.filter((h) => (counts.get(h) ?? 0) > 1).length,
+      missing: handles.filter((h) => !counts.has(h)).length,
+      commitTimeline: watcher.heads.map((h) => ({ atMs: h.atMs - started, newLearners: h.newHandles })),
+      serverCpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+    };
+    addRow({
+      scenario: `GitHub mode: burst of ${g.burst} at ${g.burstRate}/s, 303 -> commit`,
+      kind: 'github-burst',
+      learners,
+      connections: 0,
+      perSecond: burst.elapsedS > 0 ? burst.acknowledged.length / burst.elapsedS : 0,
+      unit: 'reg/s',
+      p50Ms: commitLatency.p50,
+      p99Ms: commitLatency.p99,
+      errors: burst.failures.length,
+      unexpected: neverCommitted,
+      serverCpuMsPerUnit: figures.serverCpuMs !== null && burst.acknowledged.length > 0 ? figures.serverCpuMs / burst.acknowledged.length : null,
+      detail: null,
+      burst: figures,
+    });
+    log(
+      `    303 -> commit p50 ${fmt(commitLatency.p50 / 1000, 2)} s, p95 ${fmt(commitLatency.p95 / 1000, 2)} s, p99 ${fmt(commitLatency.p99 / 1000, 2)} s, max ${fmt(commitLatency.max / 1000, 2)} s; ` +
+        `${commits} commits (${fmt(figures.commitsPerRegistration, 4)} per registration); in the roster of record: ${figures.exactlyOnce} exactly once, ` +
+        `${figures.duplicated} more than once, ${figures.missing} missing; never seen committed ${neverCommitted}`,
+    );
+  } finally {
+    await server?.stop();
+    await github.stop();
+  }
+}
+
+/** An idle companion in GitHub mode with a short interval: its reads of the roster of record, and what they cost in rate limit. */
+async function measureGitHubIdle(settings: Settings, files: RunFiles): Promise<void> {
+  const g = settings.github;
+  const intervalS = 1;
+  log(`idle: GitHub mode, sync interval ${intervalS} s, no registrations, watched for ${g.idleS} s after the first sync (GitHub ${g.latencyMs} ms away, ${g.learners} learners)`);
+  const rosterPath = path.join(files.work, 'roster-idle.json');
+  const text = rosterText(g.learners);
+  await writeRosterText(rosterPath, text);
+  const github = await startGitHub(text, g.latencyMs);
+  let server: RunningServer | null = null;
+  try {
+    server = await startGitHubCompanion(files, rosterPath, github, intervalS, 'idle');
+    const mark = github.sim.requests.mark();
+    const cpuBefore = processCpuMs(server.pid);
+    await sleep(g.idleS * 1000);
+    const cpuAfter = processCpuMs(server.pid);
+    const all = github.sim.requests.list({ identity: github.identity });
+    const reads = all.filter((r) => r.method === 'GET' && r.path === `/repos/${ADMIN_REPO}/contents/${ROSTER_FILE}`);
+    const first = reads[0] ?? null;
+    const after = first ? all.filter((r) => r.seq > first.seq) : [];
+    const readsAfter = after.filter((r) => reads.includes(r));
+    const watched = all.filter((r) => r.seq > mark);
+    const durations = new Latencies();
+    for (const r of watched) durations.add(r.durationMs);
+    const d = durations.summary();
+    const remaining = await fetch(`${github.url}/repos/${ADMIN_REPO}`, { headers: { authorization: `token ${github.token}` } })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        return response.headers.get('x-ratelimit-remaining');
+      })
+      .catch(() => null);
+    const figures: IdleFigures = {
+      intervalS,
+      watchedS: g.idleS,
+      byRequest: requestSummary(all),
+      total: all.length,
+      counted: all.filter((r) => r.counted).length,
+      firstRead: first ? { status: first.status, counted: first.counted } : null,
+      afterFirstRead: after.length,
+      readsAfterFirst: readsAfter.length,
+      answered304: readsAfter.filter((r) => r.status === 304).length,
+      countedAfterFirstRead: after.filter((r) => r.counted).length,
+      // Read by one more (counted) request of the harness's own, after the watch.
+      rateLimitRemaining: remaining,
+    };
+    addRow({
+      scenario: `GitHub mode: idle, interval ${intervalS} s, requests to GitHub`,
+      kind: 'github-idle',
+      learners: g.learners,
+      connections: 0,
+      perSecond: watched.length / g.idleS,
+      unit: 'GitHub req/s',
+      p50Ms: d.p50,
+      p99Ms: d.p99,
+      errors: watched.filter((r) => r.status >= 400 || r.status === 0).length,
+      unexpected: figures.countedAfterFirstRead,
+      serverCpuMsPerUnit: cpuBefore !== null && cpuAfter !== null && watched.length > 0 ? (cpuAfter - cpuBefore) / watched.length : null,
+      detail: null,
+      idle: figures,
+    });
+    log(
+      `    ${figures.total} requests since start (${figures.counted} counted); after the first read (${first ? `${first.status}, ${first.counted ? 'counted' : 'not counted'}` : 'none'}): ` +
+        `${figures.afterFirstRead} requests, ${figures.readsAfterFirst} reads of the roster, ${figures.answered304} answered 304, ${figures.countedAfterFirstRead} counted`,
+    );
+  } finally {
+    await server?.stop();
+    await github.stop();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 function table(): string {
@@ -380,7 +814,7 @@ function table(): string {
   const body = rows.map((r) => [
     r.scenario,
     r.learners === null ? '-' : r.registration ? `${r.learners}->${r.registration.learnersAfter}` : String(r.learners),
-    String(r.connections),
+    r.connections === 0 ? '-' : String(r.connections),
     `${fmt(r.perSecond)} ${r.unit}`,
     r.ratioToBaseline === null ? '-' : fmt(r.ratioToBaseline, 3),
     fmt(r.p50Ms, 2),
@@ -413,14 +847,18 @@ function checkTargets(settings: Settings): TargetCheck[] {
     });
   }
   const regs = rows.filter((r) => r.kind === 'registration');
-  if (regs.length > 0) {
-    const lost = regs.reduce((sum, r) => sum + (r.registration?.lost ?? 0), 0);
-    const acknowledged = regs.reduce((sum, r) => sum + (r.registration?.attemptsAcknowledged ?? 0), 0);
+  // Every flow that writes, in either mode (the repeat flow writes nothing and checks the file itself).
+  const writing = rows.filter((r) => r.registration);
+  if (writing.length > 0) {
+    const lost = writing.reduce((sum, r) => sum + (r.registration?.lost ?? 0), 0);
+    const acknowledged = writing.reduce((sum, r) => sum + (r.registration?.attemptsAcknowledged ?? 0), 0);
     checks.push({
       target: 'registrations lose nothing (every 303 is in the roster file)',
       measured: `${acknowledged} acknowledged, ${lost} lost`,
-      met: lost === 0 && regs.every((r) => r.registration?.rosterValidAfterShutdown === true && r.registration.lostAfterShutdown === 0),
+      met: lost === 0 && writing.every((r) => r.registration?.rosterValidAfterShutdown === true && r.registration.lostAfterShutdown === 0),
     });
+  }
+  if (regs.length > 0) {
     const reg1000 = regs.find((r) => r.learners === 1000);
     const repeat = rows.find((r) => r.kind === 'repeat');
     if (get && reg1000 && reg1000.perSecond > 0) {
@@ -464,6 +902,55 @@ function checkTargets(settings: Settings): TargetCheck[] {
         `per extra learner ${marginal.map((m) => `${fmt(m.usPerLearner, 1)} us (${m.from}-${m.to})`).join(', ')}; ` +
         `${small.learners} -> ${large.learners} learners (x${fmt(large.learners! / small.learners!, 0)}) costs x${fmt(cost(large) / cost(small), 1)}`,
       met: values.every((v) => v > 0) && (values.length === 1 || spread <= 2),
+    });
+  }
+  const local = rows.find((r) => r.kind === 'github-registration' && r.mode === 'local');
+  const github = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github');
+  const held = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github-held');
+  if (local && github) {
+    const ratio = local.perSecond > 0 ? github.perSecond / local.perSecond : 0;
+    const lg = github.registration!;
+    const ll = local.registration!;
+    checks.push({
+      target: `registration throughput (GET /register + POST) in GitHub mode within 10% of local mode, ${settings.connections} connections, ${settings.registerGetSize} learners, same run`,
+      measured:
+        `GitHub mode ${fmt(github.perSecond)} reg/s vs local ${fmt(local.perSecond)} reg/s: ${fmt(100 * ratio)}% ` +
+        `(rounds ${github.modeRounds!.map((r) => `${fmt(100 * r.ratio)}%`).join(', ')}); POST p50/p99 ${fmt(github.p50Ms, 1)}/${fmt(github.p99Ms, 1)} ms vs ${fmt(local.p50Ms, 1)}/${fmt(local.p99Ms, 1)} ms` +
+        (github.serverCpuMsPerUnit !== null && local.serverCpuMsPerUnit !== null
+          ? `; server CPU ${fmt(github.serverCpuMsPerUnit, 3)} vs ${fmt(local.serverCpuMsPerUnit, 3)} ms per registration`
+          : '') +
+        (held && local.perSecond > 0
+          ? `; with the sync held off (outbox only) ${fmt(held.perSecond)} reg/s, ${fmt((100 * held.perSecond) / local.perSecond)}%` +
+            (held.serverCpuMsPerUnit !== null ? `, ${fmt(held.serverCpuMsPerUnit, 3)} ms CPU per registration` : '')
+          : '') +
+        `; lost ${lg.lost} / ${ll.lost}`,
+      met: ratio >= 0.9 && github.errors === 0 && github.unexpected === 0,
+    });
+  }
+  const burst = rows.find((r) => r.burst)?.burst;
+  if (burst) {
+    const allThere = burst.failures === 0 && burst.neverCommitted === 0 && burst.exactlyOnce === burst.planned;
+    checks.push({
+      target: `GitHub mode, a burst of ${burst.planned} registrations at ${burst.perSecond}/s with GitHub ${burst.latencyMs} ms away: from each 303 to the commit carrying it, p99 <= 10 s; afterwards all ${burst.planned} in the roster of record exactly once`,
+      measured:
+        `p50/p95/p99/max ${[burst.commitLatencyMs.p50, burst.commitLatencyMs.p95, burst.commitLatencyMs.p99, burst.commitLatencyMs.max].map((v) => fmt(v / 1000, 2)).join('/')} s; ` +
+        `${burst.acknowledged} acknowledged, ${burst.failures} failed, ${burst.neverCommitted} never seen committed; in the roster of record ${burst.exactlyOnce} exactly once, ${burst.duplicated} more than once, ${burst.missing} missing`,
+      met: allThere && burst.commitLatencyMs.p99 <= 10_000,
+    });
+    checks.push({
+      target: 'GitHub mode, the same burst: at most one commit per 20 registrations',
+      measured: `${burst.commits} commits for ${burst.acknowledged} registrations: ${fmt(burst.commitsPerRegistration, 4)} per registration (one per ${fmt(burst.acknowledged / Math.max(1, burst.commits), 1)})`,
+      met: burst.acknowledged > 0 && burst.commits * 20 <= burst.acknowledged,
+    });
+  }
+  const idle = rows.find((r) => r.idle)?.idle;
+  if (idle) {
+    checks.push({
+      target: `GitHub mode, idle with a ${idle.intervalS} s interval for ${idle.watchedS} s: the periodic reads are conditional and answered 304, none counted against the rate limit after the first read`,
+      measured:
+        `${idle.total} requests since start, ${idle.counted} counted; first read ${idle.firstRead ? `${idle.firstRead.status}${idle.firstRead.counted ? ' (counted)' : ''}` : 'not made'}; ` +
+        `after it ${idle.afterFirstRead} requests: ${idle.readsAfterFirst} reads of the roster, ${idle.answered304} answered 304, ${idle.countedAfterFirstRead} counted`,
+      met: idle.firstRead !== null && idle.readsAfterFirst > 0 && idle.answered304 === idle.readsAfterFirst && idle.countedAfterFirstRead === 0,
     });
   }
   return checks;
@@ -541,6 +1028,12 @@ async function main(): Promise<void> {
       }
     }
 
+    // GitHub mode: each scenario starts its own simulator and companions, and stops them.
+    const files: RunFiles = { work, logFile, profileDir };
+    if (settings.only.has('github-registration')) await measureGitHubRegistration(settings, files);
+    if (settings.only.has('github-burst')) await measureGitHubBurst(settings, files);
+    if (settings.only.has('github-idle')) await measureGitHubIdle(settings, files);
+
   } catch (error) {
     failed = true;
     process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
@@ -550,11 +1043,11 @@ async function main(): Promise<void> {
   }
 
   // Report order: baseline, GET /register, dashboards, registrations, each by roster size.
-  const order: ScenarioKind[] = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat'];
+  const order: ScenarioKind[] = [...SCENARIOS];
   rows.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || (a.learners ?? -1) - (b.learners ?? -1));
-  // Ratios to the baseline measured in this run.
+  // Ratios to the baseline measured in this run (not for the burst and the idle run, whose rates are set by the harness).
   const baselineRps = baselines[0]?.requestsPerSecond ?? null;
-  for (const row of rows) row.ratioToBaseline = baselineRps ? row.perSecond / baselineRps : null;
+  for (const row of rows) row.ratioToBaseline = baselineRps && row.kind !== 'github-burst' && row.kind !== 'github-idle' ? row.perSecond / baselineRps : null;
 
   let profiles: ProfileSummary[] = [];
   if (profileDir) {
@@ -580,11 +1073,29 @@ async function main(): Promise<void> {
         `after shutdown: file valid ${reg.rosterValidAfterShutdown}, lost ${reg.lostAfterShutdown ?? 'unchecked'}`,
     );
   }
-  for (const row of rows.filter((r) => r.registration)) {
+  for (const row of rows.filter((r) => r.registration && r.registration.bySize.length > 0)) {
     const slices = row.registration!.bySize.map(
       (b) => `${b.learnersFrom}-${b.learnersTo}: ${fmt(b.registrationsPerSecond, 0)} reg/s, ${fmt(b.postP50Ms, 1)}/${fmt(b.postP99Ms, 1)} ms`,
     );
     log(`  by learners in the roster (reg/s, POST p50/p99): ${slices.join('; ')}`);
+  }
+  for (const row of rows.filter((r) => r.modeRounds)) {
+    log(
+      `GitHub mode per round, as a share of local mode in the same round: ${row.modeRounds!.map((r) => `${fmt(100 * r.ratio)}%`).join(', ')}; ` +
+        `sync held off: ${row.modeRounds!.map((r) => `${fmt(100 * r.heldRatio)}%`).join(', ')}`,
+    );
+  }
+  for (const row of rows.filter((r) => r.burst)) {
+    const b = row.burst!;
+    log(
+      `GitHub burst: ${b.acknowledged}/${b.planned} acknowledged over ${fmt(b.elapsedS, 2)} s (form + post p50/p99 ${fmt(b.flowLatencyMs.p50, 1)}/${fmt(b.flowLatencyMs.p99, 1)} ms); ` +
+        `303 -> commit p50/p95/p99/max ${[b.commitLatencyMs.p50, b.commitLatencyMs.p95, b.commitLatencyMs.p99, b.commitLatencyMs.max].map((v) => fmt(v / 1000, 2)).join('/')} s; ` +
+        `${b.commits} commits, ${fmt(b.commitsPerRegistration, 4)} per registration; commits at ${b.commitTimeline.map((c) => `${fmt(c.atMs / 1000, 1)} s (+${c.newLearners})`).join(', ')}`,
+    );
+  }
+  for (const row of rows.filter((r) => r.idle)) {
+    const i = row.idle!;
+    log(`GitHub idle: ${Object.entries(i.byRequest).map(([k, n]) => `${k} x${n}`).join('; ')}; rate limit remaining afterwards ${i.rateLimitRemaining ?? 'unknown'}`);
   }
   log('');
   for (const t of targets) log(`[${t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`);

@@ -16,6 +16,7 @@ export interface Percentiles {
   mean: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -33,7 +34,7 @@ export class Latencies {
     const at = (q: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))]!);
     let sum = 0;
     for (const v of sorted) sum += v;
-    return { count: n, mean: n === 0 ? 0 : sum / n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! };
+    return { count: n, mean: n === 0 ? 0 : sum / n, p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! };
   }
 }
 
@@ -190,6 +191,8 @@ export interface Accepted {
   cohort: string;
   /** POST /register latency (ms). */
   postMs: number;
+  /** The whole flow's latency, form and post (ms). */
+  flowMs: number;
   /** When the 303 arrived (ms since the run started). */
   atMs: number;
 }
@@ -295,7 +298,7 @@ export async function loadRegistrationFlow(
         const location = header(headers as Record<string, unknown>, 'location');
         const expected = `/register/success?handle=${encodeURIComponent(ctx.handle ?? '')}`;
         if (status === 303 && location === expected && ctx.handle && ctx.cohort && ctx.tPost !== undefined) {
-          accepted.push({ handle: ctx.handle, cohort: ctx.cohort, postMs: now - ctx.tPost, atMs: now - startedAt });
+          accepted.push({ handle: ctx.handle, cohort: ctx.cohort, postMs: now - ctx.tPost, flowMs: ctx.tFlow === undefined ? now - ctx.tPost : now - ctx.tFlow, atMs: now - startedAt });
           postLatencies.add(now - ctx.tPost);
           if (ctx.tFlow !== undefined) flowLatencies.add(now - ctx.tFlow);
         } else {

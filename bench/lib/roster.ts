@@ -56,7 +56,16 @@ export function generateRoster(learners: number): Roster {
 
 /** Writes a generated roster of `learners` learners, canonically serialised. Returns its size in bytes. */
 export async function writeRoster(file: string, learners: number): Promise<number> {
-  const text = serializeRoster(generateRoster(learners), new Date());
+  return writeRosterText(file, rosterText(learners));
+}
+
+/** A generated roster of `learners` learners, canonically serialised (GitHub mode seeds the roster of record with the same text). */
+export function rosterText(learners: number): string {
+  return serializeRoster(generateRoster(learners), new Date());
+}
+
+/** Writes a roster's text as the roster file. Returns its size in bytes. */
+export async function writeRosterText(file: string, text: string): Promise<number> {
   await writeFile(file, text, { encoding: 'utf8', mode: 0o600 });
   return Buffer.byteLength(text);
 }

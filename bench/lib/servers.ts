@@ -25,6 +25,10 @@ export interface CompanionOptions {
   logFile: string;
   /** When set, the server runs under `--cpu-prof` and writes its profile to this folder on exit. */
   cpuProfileDir?: string | null;
+  /** More settings (GitHub mode's); they may not replace the harness's own. */
+  env?: Record<string, string>;
+  /** The path that must answer 200 before the run starts (default /healthz; /readyz waits for GitHub mode's first sync). */
+  readyPath?: string;
 }
 
 export function startCompanion(options: CompanionOptions): Promise<RunningServer> {
@@ -33,6 +37,7 @@ export function startCompanion(options: CompanionOptions): Promise<RunningServer
     entry: { script: SERVER_JS },
     nodeArgs: options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [],
     env: {
+      ...options.env,
       COMPANION_ROSTER_PATH: options.rosterPath,
       COMPANION_FACILITATOR_TOKEN: FACILITATOR_TOKEN,
       COMPANION_SECURE_COOKIES: '0',
@@ -42,6 +47,7 @@ export function startCompanion(options: CompanionOptions): Promise<RunningServer
     },
     logFile: options.logFile,
     graceMs: GRACE_MS,
+    ...(options.readyPath ? { readyPath: options.readyPath } : {}),
   });
 }
 
