@@ -122,11 +122,12 @@ describe('roster sync: compare-and-swap', () => {
     const { admin, companion } = await setUp();
     await companion.sync.syncNow();
     await companion.store.register(grace);
+    // The writer lands between the version this companion knows and its write.
     admin.sim.faults.concurrentWriter({
       repo: ADMIN_REPO,
       path: 'roster.json',
-      when: 'after-get',
-      count: 2,
+      when: 'before-put',
+      count: 1,
       transform: (text) => text.replace('"provision_state": "provisioned"', '"provision_state": "healed"'),
     });
     await companion.sync.syncNow();
@@ -342,5 +343,31 @@ describe('roster sync: what the demo and a review found', () => {
     admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText({ ...EXAMPLE_ROSTER, learners: [] }), { message: 'touch' });
     await companion.sync.syncNow();
     assert.equal((await readdir(path.dirname(companion.rosterPath))).filter((name) => name.includes('.before-github-mode.')).length, 1);
+  });
+});
+
+describe('roster sync: committing on the version it knows', () => {
+  test('after its own commit, the next commit is made on that version without reading the roster again', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    const mark = admin.sim.requests.mark();
+    await companion.store.register({ github_handle: 'hedy', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await companion.sync.syncNow();
+    const after = admin.sim.requests.list({ afterSeq: mark });
+    assert.deepEqual(after.map((r) => `${r.method} ${r.status}`), ['PUT 200']);
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'grace-hopper', 'hedy']);
+  });
+
+  test('a registration that would change nothing on the known version is checked on a fresh read before it is dropped', async () => {
+    const { admin, companion } = await setUp();
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    // Removed on GitHub just after this companion's commit; then the same person registers again here,
+    // before a pull has shown the removal (the working copy still has them, so only the outbox records it).
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText(), { message: 'facilitator removes grace' });
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'grace-hopper']);
   });
 });

@@ -94,7 +94,7 @@ export class RosterSync {
   private readonly random: () => number;
   private branch: string | null;
   /** The version of the roster of record the local copy was last made from. */
-  private adopted: { sha: string | null; etag: string | null } | null = null;
+  private adopted: RecordVersion | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private dispatchTimer: NodeJS.Timeout | null = null;
@@ -291,16 +291,25 @@ export class RosterSync {
     const branch = await this.resolveBranch();
     const entries = await this.store.pending();
     this.update({ pending: entries.length });
-    let record = await this.readRecord(branch, entries.length === 0 ? (this.adopted?.etag ?? null) : null);
-    if (entries.length === 0) {
-      if (record !== null && (this.adopted === null || record.sha !== this.adopted.sha)) await this.adopt(record, []);
-      else if (record !== null) this.adopted = { sha: record.sha, etag: record.etag };
-      this.succeeded(0);
-      return;
-    }
-    if (record === null) throw new Error('a conditional read was made with registrations waiting');
-    if (await this.waitForProvisioning()) return;
+    if (entries.length > 0) return this.commitWaiting(branch, entries);
+    // Nothing waiting: a conditional read, answered 304 (no rate limit) while the roster of record is unchanged.
+    const record = await this.readRecord(branch, this.adopted?.etag ?? null);
+    if (record !== null && (this.adopted === null || record.sha !== this.adopted.sha)) await this.adopt(record, []);
+    else if (record !== null) this.adopted = record;
+    this.succeeded(0);
+  }
 
+  /**
+   * Commits the registrations waiting. The version of the roster of record
+   * this companion last read or committed is tried first, without reading it
+   * again (the compare-and-swap refuses it if the branch moved, and it is
+   * read then); only a batch that would change nothing on that version is
+   * checked against a fresh read before its entries are dropped.
+   */
+  private async commitWaiting(branch: string, entries: readonly OutboxEntry[]): Promise<void> {
+    if (await this.waitForProvisioning()) return;
+    let known = this.adopted !== null;
+    let record = this.adopted ?? (await this.readRecord(branch, null))!;
     for (let attempt = 1; ; attempt++) {
       const now = new Date(this.now());
       const { roster, outcomes } = applyRegistrations(record.roster, entries.map(entryRegistration), now);
@@ -314,6 +323,12 @@ export class RosterSync {
         );
       }
       if (roster === record.roster) {
+        if (known) {
+          // Nothing to change on the version known here: make sure of it on the current one.
+          known = false;
+          record = (await this.readRecord(branch, null))!;
+          continue;
+        }
         // Everything waiting is already in the roster of record.
         await this.adopt(record, entries);
         this.succeeded(await this.pendingCount());
@@ -335,8 +350,10 @@ export class RosterSync {
       this.log.info({ attempt, pauseMs: Math.round(pause) }, 'roster sync: the roster of record moved since it was read; reading it again');
       await new Promise((resolve) => setTimeout(resolve, pause));
       const previousSha = record.sha;
+      const wasKnown = known;
+      known = false;
       record = (await this.readRecord(branch, null))!;
-      if (record.sha === previousSha) {
+      if (record.sha === previousSha && !wasKnown) {
         // Nothing moved: GitHub refused the commit itself (a rule on the branch, say), so trying again would not help.
         throw new GitHubError('refused', `GitHub refused the commit to ${this.config.rosterFile} (${result.status}${result.message ? `: ${result.message}` : ''}); check the rules on the branch and the token's permissions`, result.status);
       }
@@ -351,7 +368,7 @@ export class RosterSync {
   private async adopt(record: RecordVersion, committed: readonly OutboxEntry[]): Promise<void> {
     if (this.abandoned) return;
     await this.store.adoptRecord(record.roster, new Set(committed.map((e) => e.id)));
-    this.adopted = { sha: record.sha, etag: record.etag };
+    this.adopted = record;
   }
 
   /**

@@ -92,9 +92,9 @@ export async function appendOutbox(fs: RosterFs, file: string, entries: readonly
   }
 }
 
-/** Rewrites the outbox without the entries whose ids are given. */
-export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>): Promise<number> {
-  if (ids.size === 0) return (await readOutbox(fs, file)).length;
+/** Rewrites the outbox without the entries whose ids are given; returns those that remain. */
+export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>): Promise<OutboxEntry[]> {
+  if (ids.size === 0) return readOutbox(fs, file);
   const remaining = (await readOutbox(fs, file)).filter((e) => !ids.has(e.id));
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -112,5 +112,5 @@ export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySe
     await fs.unlink(temporary).catch(() => undefined);
     throw error;
   }
-  return remaining.length;
+  return remaining;
 }

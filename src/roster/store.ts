@@ -181,12 +181,11 @@ export class RosterStore {
       const current = await this.currentFile();
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
-      const remaining = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : null;
-      const waiting = await readOutbox(this.fs, file);
+      const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : await readOutbox(this.fs, file);
       const now = this.now();
       const local = applyRegistrations(canonicalForm(record, now), waiting.map(entryRegistration), now).roster;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
-      return remaining ?? waiting.length;
+      return waiting.length;
     });
   }
 
