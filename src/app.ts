@@ -29,6 +29,7 @@ import { registerRoutes } from './routes/register.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
+import { learnerRoutes } from './routes/learners.js';
 import type { AppContext } from './routes/context.js';
 import { connectGitHub, createGitHubApi, type ClientOptions, type GitHubApi } from './github/client.js';
 import { RosterSync, type SyncOptions } from './github/sync.js';
@@ -37,7 +38,7 @@ import { ProgressReader, type ProgressOptions } from './github/progress.js';
 import './http/fastify-types.js';
 
 /** Every route module, each given the same context. */
-const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, healthRoutes];
+const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, learnerRoutes, healthRoutes];
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 

@@ -221,6 +221,7 @@ export type Page =
   | { template: 'success'; model: SuccessModel }
   | { template: 'login'; model: LoginModel }
   | { template: 'dashboard'; model: DashboardModel }
+  | { template: 'learner'; model: LearnerPageModel }
   | { template: 'error'; model: ErrorModel };
 
 export function describedBy(id: string, hint: string | null, error: string | null): string | null {
@@ -287,3 +288,88 @@ export function renderToString<P extends Page>(app: FastifyInstance, shell: Anon
 }
 
 type Rendered<P> = [P] extends [Shareable<P>] ? string : PerRequest<string>;
+
+// ---------------------------------------------------------------------------
+// The learner page (routes/learners.ts)
+
+/** One roster field as the learner page says it: its value as lines of text, or a time in words. */
+export interface LearnerFieldModel {
+  label: string;
+  /** The value's lines (a note may have several); ignored when `time` is set. */
+  lines: string[];
+  time: TimeModel | null;
+}
+
+/** A place on GitHub: a link when the address is well formed, otherwise the text alone. */
+export interface LearnerLinkModel {
+  label: string;
+  text: string;
+  url: string | null;
+}
+
+export interface LearnerChallengeRow {
+  /** "Challenge 2". */
+  name: string;
+  title: string;
+  url: string | null;
+  /** In words, the current challenge said so: "Open: the current challenge". */
+  state: string;
+  current: boolean;
+  updated: TimeModel | null;
+  closed: TimeModel | null;
+}
+
+export interface LearnerReviewItem {
+  number: number;
+  title: string;
+  url: string | null;
+  author: string | null;
+  opened: TimeModel | null;
+  /** How long it has waited, in words. */
+  waited: string;
+}
+
+export interface LearnerAttemptRow {
+  when: TimeModel | null;
+  result: string;
+  repo: string | null;
+  error: string | null;
+}
+
+/** When progress was read, and the reader's last problem, for the learner page. */
+export interface LearnerSnapshotModel {
+  takenAt: TimeModel | null;
+  age: string | null;
+  refreshing: boolean;
+  problem: { text: string; time: TimeModel } | null;
+}
+
+/** Progress on the learner page: derived from a GitHub snapshot, or why it is not. */
+export type LearnerProgressModel =
+  | { mode: 'local'; recordedStatus: string }
+  | { mode: 'unread'; recordedStatus: string; snapshot: LearnerSnapshotModel }
+  | {
+      mode: 'github';
+      status: string;
+      /** The signals behind the status, in words; empty for "awaiting acknowledgement". */
+      evidence: string[];
+      snapshot: LearnerSnapshotModel;
+      facts: LearnerFieldModel[];
+      challenges: LearnerChallengeRow[];
+      reviews: LearnerReviewItem[];
+      /** How old an open pull request must be to be listed, in words ("an hour"). */
+      reviewAfter: string;
+      attempts: LearnerAttemptRow[];
+    };
+
+export interface LearnerPageModel {
+  /** The page's title and h1: "Learner: <handle>". */
+  title: string;
+  handle: string;
+  intro: string;
+  fields: LearnerFieldModel[];
+  links: LearnerLinkModel[];
+  /** Why a facilitator should look at this learner, in words. */
+  attention: string[];
+  progress: LearnerProgressModel;
+}

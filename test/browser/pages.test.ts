@@ -449,6 +449,24 @@ const STATES: State[] = [
       for (let i = 0; i < 3; i += 1) await submit(page, 'Register');
     },
   },
+  {
+    name: 'learner-page-github',
+    server: 'github',
+    status: 200,
+    h1: 'Learner: ada-lovelace',
+    open: async (page, s) => {
+      await signIn(page, s);
+      // Like waitForText, on the learner's page: progress is read in the background.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
+        if (/Status \(derived from GitHub\)/.test(await page.locator('main').innerText())) break;
+        if (Date.now() > deadline) throw new Error('the learner page never showed derived progress');
+        await page.waitForTimeout(250);
+      }
+      assert.match(await page.locator('main').innerText(), /Open: the current challenge/);
+    },
+  },
 ];
 
 /** Servers handed to one test at a time: a state owns its server's roster from writing it to the end of its checks. */
