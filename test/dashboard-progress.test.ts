@@ -50,8 +50,8 @@ describe('dashboard with derived progress', () => {
     const attention = page.indexOf('<h2>Needs attention</h2>');
     assert.ok(attention > 0 && attention < page.indexOf('<h2>Learners</h2>'));
     const list = page.slice(attention, page.indexOf('</ul>', attention));
-    assert.match(list, /<strong>ada-lovelace<\/strong> \(spring-2026\): Stuck on Challenge 2 for 40 minutes/);
-    assert.match(list, /<strong>grace-hopper<\/strong> \(spring-2026\): Provisioning failed[^<]*the template repository could not be read/);
+    assert.match(list, /<a href="\/learners\/spring-2026\/ada-lovelace">ada-lovelace<\/a> \(spring-2026\): Stuck on Challenge 2 for 40 minutes/);
+    assert.match(list, /<a href="\/learners\/spring-2026\/grace-hopper">grace-hopper<\/a> \(spring-2026\): Provisioning failed[^<]*the template repository could not be read/);
   });
 
   test('a facilitator can ask for progress to be read again now: POST with CSRF, then a status message', async () => {
@@ -110,7 +110,7 @@ describe('dashboard in local mode', () => {
     const page = (await client.get('/dashboard')).body;
     assert.match(page, /Live progress needs GitHub mode\./);
     assert.match(page, /By progress status \(as recorded in the roster\)/);
-    assert.match(page, /<strong>grace-hopper<\/strong> \(spring-2026\): Provisioning failed/);
+    assert.match(page, /grace-hopper<\/a> \(spring-2026\): Provisioning failed/);
     assert.doesNotMatch(page, /refresh-progress/);
   });
 });

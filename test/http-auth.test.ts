@@ -280,7 +280,7 @@ describe('dashboard and roster.json', () => {
     assert.match(page.body, /<h1>Cohort dashboard<\/h1>\s*<p>This page shows every learner/);
     assert.match(page.body, /<caption id="learners-caption">Learners in all cohorts: 2 learners, sorted by username \(ascending\)<\/caption>/);
     assert.equal((page.body.match(/<th scope="col"[ >]/g) ?? []).length, 9);
-    assert.match(page.body, /<th scope="row">ada-lovelace<\/th>/);
+    assert.match(page.body, /<th scope="row"><a href="\/learners\/spring-2026\/ada-lovelace">ada-lovelace<\/a><\/th>/);
     assert.match(page.body, /<dt>Provisioned<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page.body, /<dt>Awaiting acknowledgement<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page.body, /<form method="get" action="\/dashboard"/);
@@ -301,7 +301,7 @@ describe('dashboard and roster.json', () => {
     assert.match(page.body, /Learners in Autumn 2026 cohort: 1 learner, sorted by username/);
     assert.match(page.body, /<dt>Pending<\/dt>\s*<dd>1<\/dd>/);
     assert.match(page.body, /<dt>Provisioned<\/dt>\s*<dd>0<\/dd>/);
-    assert.doesNotMatch(page.body, /<th scope="row">ada-lovelace/);
+    assert.doesNotMatch(page.body, /<th scope="row"><a href="[^"]*">ada-lovelace/);
   });
 
   test('the h1 and title name the cohort shown', async () => {

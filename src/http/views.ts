@@ -103,6 +103,8 @@ export interface TimeModel {
 
 export interface DashboardRow {
   handle: string;
+  /** The learner's own page. */
+  href: string;
   cohort: string;
   path: string;
   provisionState: string;
@@ -205,6 +207,8 @@ export type ProgressModel =
 
 export interface AttentionItem {
   handle: string;
+  /** The learner's own page. */
+  href: string;
   cohort: string;
   sentence: string;
 }

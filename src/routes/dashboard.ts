@@ -28,18 +28,10 @@ import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
 import type { AppContext } from './context.js';
+import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from './labels.js';
+import { learnerPath as learnerPage } from './learners.js';
 import { requireFacilitator } from './auth.js';
 import { field, queryFields } from '../http/fields.js';
-
-const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
-const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
-const STATUS_LABELS = {
-  'awaiting-ack': 'Awaiting acknowledgement',
-  'active-day1': 'Active on day 1',
-  'day1-complete': 'Day 1 complete',
-  'day2-released': 'Day 2 released',
-  'needs-info': 'Needs information',
-} as const;
 
 function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
@@ -57,6 +49,7 @@ function buildRow(learner: Learner): DashboardRow {
   const state = learnerProvisionState(learner);
   return {
     handle: normalizeHandle(learner.github_handle),
+    href: learnerPage(learner),
     cohort: learner.cohort_id,
     path: PATH_LABELS[learnerPath(learner)],
     provisionState: PROVISION_LABELS[state],
@@ -266,7 +259,7 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
   const attention: AttentionItem[] = [];
   for (const entry of attentionEntries) {
     for (const reason of entry.attention) {
-      if (attention.length < ATTENTION_SHOWN) attention.push({ handle: normalizeHandle(entry.learner.github_handle), cohort: entry.learner.cohort_id, sentence: reason.sentence });
+      if (attention.length < ATTENTION_SHOWN) attention.push({ handle: normalizeHandle(entry.learner.github_handle), href: learnerPage(entry.learner), cohort: entry.learner.cohort_id, sentence: reason.sentence });
     }
   }
   const attentionTotal = attentionEntries.reduce((sum, e) => sum + e.attention.length, 0);

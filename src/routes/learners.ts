@@ -54,6 +54,7 @@ import {
 import { timeModel } from './time.js';
 import { requireFacilitator } from './auth.js';
 import type { AppContext } from './context.js';
+import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from './labels.js';
 
 /**
  * The learner page's address: the cohort id and the handle (without a
@@ -64,16 +65,6 @@ export function learnerPath(learner: Pick<Learner, 'github_handle' | 'cohort_id'
   return `/learners/${encodeURIComponent(learner.cohort_id)}/${encodeURIComponent(normalizeHandle(learner.github_handle))}`;
 }
 
-// The same words the dashboard uses for the same values.
-export const PATH_LABELS = { 'day1-day2': 'Both days', 'day2-only': 'Day 2 only' } as const;
-export const PROVISION_LABELS = { pending: 'Pending', provisioned: 'Provisioned', failed: 'Failed', healed: 'Healed' } as const;
-export const STATUS_LABELS = {
-  'awaiting-ack': 'Awaiting acknowledgement',
-  'active-day1': 'Active on day 1',
-  'day1-complete': 'Day 1 complete',
-  'day2-released': 'Day 2 released',
-  'needs-info': 'Needs information',
-} as const;
 const RESULT_LABELS: Record<ProvisioningResult, string> = {
   created: 'Created: a new Learning Room was made',
   'already-exists': 'Already existed: the Learning Room was there',
