@@ -9,8 +9,12 @@
 // prints a random facilitator token. Working files go to the git-ignored
 // demo/ folder (DEMO_DIR to put them elsewhere), fresh at every start.
 //
-// GitHub mode runs two processes, the simulator and the companion; Ctrl+C (or
-// SIGTERM) stops both, and if either one stops by itself the other is stopped too.
+// GitHub mode first makes a cohort in progress (dev/github-simulator/demo-cohort.ts:
+// a simulator seed and a roster of record, every time relative to now, so the
+// dashboard's derived progress shows each state it can: stuck, needs review,
+// provisioning failed and the rest). Then it runs two processes, the simulator
+// and the companion; Ctrl+C (or SIGTERM) stops both, and if either one stops by
+// itself the other is stopped too.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -20,7 +24,6 @@ import path from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = path.join(root, 'dist', 'server.js');
-const seedFile = path.join(root, 'dev', 'github-simulator', 'seed.example.json');
 const exampleRoster = path.join(root, 'examples', 'roster.example.json');
 
 const args = process.argv.slice(2);
@@ -149,8 +152,18 @@ function startCompanion(env) {
   return companion;
 }
 
+/**
+ * Writes the demo's cohort in progress into `dir` (seed.json and
+ * roster-of-record.json, times relative to now); returns the seed's path.
+ */
+function makeCohort(dir) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join('dev', 'github-simulator', 'demo-cohort.ts'), '--out', dir], { cwd: root, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`could not make the demo cohort: ${(result.stderr || result.error?.message || '').trim()}`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)).seed;
+}
+
 /** The demo seed's admin repository (the one holding roster.json), workshop repository (the one with the workflow) and token. */
-function fromSeed() {
+function fromSeed(seedFile) {
   const seed = JSON.parse(readFileSync(seedFile, 'utf8'));
   const repos = seed.repos ?? [];
   const fullName = (repo) => `${repo.owner}/${repo.name}`;
@@ -162,7 +175,7 @@ function fromSeed() {
 }
 
 /** Starts the simulator on a free loopback port and resolves with the URL from its one JSON line. */
-function startSimulator() {
+function startSimulator(seedFile) {
   const simulator = spawn(process.execPath, ['--import', 'tsx', path.join('dev', 'github-simulator', 'main.ts'), '--port', '0', '--seed', seedFile], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -208,17 +221,27 @@ Secure cookies are off for this local HTTP demo. Press Ctrl+C to stop.
 `);
 }
 
+/** How many learners the generated roster of record holds. */
+function learnerCount(seedFile) {
+  return JSON.parse(readFileSync(path.join(path.dirname(seedFile), 'roster-of-record.json'), 'utf8')).learners.length;
+}
+
 async function runGitHub() {
-  const { adminRepo, workshopRepo, token } = fromSeed();
-  // A fresh working copy each time: the simulator starts from its seed each time too.
+  // A fresh working copy and a fresh cohort each time: the simulator starts from its seed each time too.
   const workDir = path.join(demoDir, 'github');
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   const roster = path.join(workDir, 'roster.json');
 
+  let seedFile;
+  let adminRepo;
+  let workshopRepo;
+  let token;
   let simulatorUrl;
   try {
-    simulatorUrl = await startSimulator();
+    seedFile = makeCohort(workDir);
+    ({ adminRepo, workshopRepo, token } = fromSeed(seedFile));
+    simulatorUrl = await startSimulator(seedFile);
   } catch (error) {
     console.error(`npm run demo: ${error.message}`);
     stopAll('SIGTERM', 1);
@@ -233,15 +256,23 @@ async function runGitHub() {
     COMPANION_GITHUB_API_URL: simulatorUrl,
     COMPANION_PROVISIONING_REPO: workshopRepo,
     COMPANION_SYNC_INTERVAL: '10',
+    // Progress is read every 30 seconds (300 by default), so a change made through the
+    // simulator's control API shows on the dashboard soon; stuck after the default 20 minutes.
+    COMPANION_PROGRESS_INTERVAL: '30',
+    COMPANION_STUCK_MINUTES: '20',
   });
   if (!(await companionListening(companion))) return;
   const control = `${simulatorUrl}/_simulator`;
   console.log(`
 GLOW Companion demo, in GitHub mode against a local GitHub simulator
   No real GitHub is contacted: the GitHub API is simulated at ${simulatorUrl}
-  (dev/github-simulator, seeded from dev/github-simulator/seed.example.json
-  with the simulator's demo token, which is not printed).
+  (dev/github-simulator, seeded with a cohort in progress made just now by
+  dev/github-simulator/demo-cohort.ts, and the simulator's demo token from
+  seed.example.json, which is not printed).
   Admin repository:     ${adminRepo} (roster of record: roster.json)
+  Roster of record:     ${path.relative(root, path.join(workDir, 'roster-of-record.json'))} (generated for this demo, richer than
+                        examples/roster.example.json: ${learnerCount(seedFile)} learners in three cohorts, two pages)
+  Simulator seed:       ${path.relative(root, seedFile)}
   Provisioning:         ${workshopRepo}, workflow provision-learning-rooms.yml
   Working copy:         ${path.relative(root, roster)} (its outbox beside it)
 
@@ -251,6 +282,13 @@ GLOW Companion demo, in GitHub mode against a local GitHub simulator
   Cohort dashboard:     ${base}/dashboard (see its "Roster of record" section)
   Redacted roster:      ${base}/roster.json
   Readiness:            ${base}/readyz
+
+  The dashboard shows a cohort in progress, derived from GitHub (read every 30 seconds):
+  every status from "Awaiting acknowledgement" to "Day 2 released", and in
+  "Needs attention" a failed provisioning, a registration pending too long,
+  needs information, a stuck learner, a pull request waiting for review, and
+  (in the Pilot cohort, opened 30 hours ago) no activity for a day.
+  docs/github.md, "The demo's cohort", says who shows what.
 
   Register someone, then, within a few seconds, see it in the roster of record,
   its commit, and the provisioning workflow started, from the simulator's control API:

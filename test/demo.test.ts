@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
+import { DEMO_LEARNERS, DEMO_PROVISIONING_ERROR } from '../dev/github-simulator/demo-cohort.js';
 import { tempDir } from './helpers/app.js';
 import { HttpClient } from './helpers/http.js';
 import { freePort } from './helpers/server.js';
@@ -20,6 +21,8 @@ const ADMIN_REPO = 'Community-Access/glow-admin';
 const DEMO_GITHUB_TOKEN = 'github_pat_simulated_glow_companion_demo';
 /** Long enough for the demo to build dist/ first when it is older than src/ (npm test builds beforehand). */
 const START_MS = 120_000;
+/** How long the dashboard may take to show the demo cohort's derived progress. */
+const PROGRESS_MS = 20_000;
 
 interface Demo {
   child: ChildProcess;
@@ -92,8 +95,27 @@ async function readyz(base: string): Promise<{ status: number; body: { status: s
   return { status: response.status, body: (await response.json()) as { status: string; mode?: string } };
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** The part of a page from its level 2 heading `heading` to the next level 2 heading. */
+function section(page: string, heading: string): string {
+  const start = page.indexOf(`<h2>${heading}</h2>`);
+  assert.ok(start >= 0, `the page has a "${heading}" heading`);
+  const end = page.indexOf('<h2>', start + 4);
+  return page.slice(start, end === -1 ? undefined : end);
+}
+
+/** The learners table's row for one learner. */
+function row(page: string, handle: string): string {
+  const match = new RegExp(`<tr>\\s*<th scope="row">${escapeRegExp(handle)}</th>[\\s\\S]*?</tr>`).exec(page);
+  assert.ok(match, `the table has a row for ${handle}`);
+  return match[0];
+}
+
 describe('npm run demo', () => {
-  test('runs GitHub mode against the simulator: a registration reaches the roster of record, and Ctrl+C stops both processes', { timeout: START_MS + 60_000 }, async (t) => {
+  test('runs GitHub mode against the simulator with a cohort in progress: every derived state on the dashboard, a registration reaches the roster of record, and Ctrl+C stops both processes', { timeout: START_MS + 60_000 }, async (t) => {
     const demo = await startDemo(t, []);
     const text = demo.output();
     assert.match(text, /GitHub mode against a local GitHub simulator/);
@@ -129,10 +151,49 @@ describe('npm run demo', () => {
     const facilitator = client();
     const loginToken = await facilitator.csrf('/login');
     assert.equal((await facilitator.post('/login', { csrf_token: loginToken, token: facilitatorToken })).status, 303);
-    const dashboard = await (await facilitator.get('/dashboard')).text();
+    const dashboard = await until('the dashboard shows progress read from GitHub and the new registration', async () => {
+      const page = await (await facilitator.get('/dashboard')).text();
+      return /Progress as read from GitHub at/.test(page) && /katherine-johnson/.test(page) && page;
+    }, PROGRESS_MS, demo.output);
     assert.match(dashboard, /<h2>Roster of record<\/h2>/);
     assert.match(dashboard, new RegExp(ADMIN_REPO));
-    assert.match(dashboard, /katherine-johnson/);
+
+    // The demo's cohort in progress: each reason for attention, in words, with the learner.
+    const L = DEMO_LEARNERS;
+    const attention = section(dashboard, 'Needs attention');
+    assert.match(attention, new RegExp(`<strong>${L.stuck}</strong> \\(spring-2026\\): Stuck on Challenge 4 for \\d+ minutes`));
+    assert.match(attention, new RegExp(`<strong>${L.needsReview}</strong> \\(spring-2026\\): Pull request #100 has waited (an hour|\\d+ hours) for review`));
+    assert.match(attention, new RegExp(`<strong>${L.provisioningFailed}</strong> \\(spring-2026\\): Provisioning failed on .+? UTC: ${escapeRegExp(DEMO_PROVISIONING_ERROR)}`));
+    assert.match(attention, new RegExp(`<strong>${L.pendingTooLong}</strong> \\(spring-2026\\): Pending for 2 hours: no Learning Room yet`));
+    assert.match(attention, new RegExp(`<strong>${L.needsInfo}</strong> \\(spring-2026\\): Needs information`));
+    assert.match(attention, new RegExp(`<strong>${L.noActivity}</strong> \\(pilot-2026\\): No activity for a day while the cohort is running`));
+    assert.doesNotMatch(attention, new RegExp(`<strong>(${L.activeDayOne}|${L.awaitingAck}|${L.emailedAck})</strong>`), 'learners moving along need no attention');
+    // Every derived status has at least one learner.
+    const byStatus = section(dashboard, 'Summary');
+    for (const label of ['Awaiting acknowledgement', 'Active on day 1', 'Day 1 complete', 'Day 2 released', 'Needs information']) {
+      assert.match(byStatus, new RegExp(`<dt>${label}</dt>\\s*<dd>[1-9]\\d*</dd>`), label);
+    }
+
+    // The roster of record says "awaiting-ack" for everyone (nothing in the workshop writes it);
+    // the dashboard derives "Active on day 1" from the learner's own "ack" and closed challenges.
+    const recorded = (name: string) => (JSON.parse(record).learners as Array<{ github_handle: string; status: string }>).find((l) => l.github_handle === name);
+    assert.equal(recorded(L.activeDayOne)?.status, 'awaiting-ack');
+    const ada = row(await (await facilitator.get(`/dashboard?q=${L.activeDayOne}`)).text(), L.activeDayOne);
+    assert.match(ada, /Active on day 1/);
+    assert.match(ada, new RegExp(`${L.activeDayOne}’s comment saying “ack”`));
+    // A facilitator's "reply ack" is not the learner's acknowledgement.
+    const grace = row(await (await facilitator.get(`/dashboard?q=${L.awaitingAck}`)).text(), L.awaitingAck);
+    assert.match(grace, /<td>Awaiting acknowledgement<\/td>/, grace);
+    // An e-mailed reply with the facilitator's message quoted below it still counts.
+    const alan = row(await (await facilitator.get(`/dashboard?q=${L.emailedAck}`)).text(), L.emailedAck);
+    assert.match(alan, new RegExp(`Active on day 1<span class="status-detail">${L.emailedAck}’s comment saying “ack”`));
+    // The learner with no enrollment issue is read from the Learning Room alone.
+    const joan = row(await (await facilitator.get(`/dashboard?q=${L.noEnrollmentIssue}`)).text(), L.noEnrollmentIssue);
+    assert.match(joan, /Active on day 1<span class="status-detail">Challenge 1 closed/);
+    assert.match(joan, /<td>None<\/td>\s*<\/tr>$/, "no enrollment issue");
+    // Progress is never written back into the roster of record.
+    const after = (await (await fetch(`${simulator}/_simulator/files?repo=${ADMIN_REPO}&path=roster.json`)).json()) as { text: string };
+    assert.equal((JSON.parse(after.text).learners as Array<{ github_handle: string; status: string }>).find((l) => l.github_handle === L.activeDayOne)?.status, 'awaiting-ack');
 
     // The simulator's token is harmless, but the demo never prints it; no other GitHub token exists here.
     assert.doesNotMatch(demo.output(), new RegExp(DEMO_GITHUB_TOKEN));
