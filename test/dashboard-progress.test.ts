@@ -57,7 +57,7 @@ describe('dashboard with derived progress', () => {
   test('a facilitator can ask for progress to be read again now: POST with CSRF, then a status message', async () => {
     const { client, admin } = await githubDashboard();
     const page = (await client.get('/dashboard')).body;
-    const csrf = /action="\/dashboard\/refresh-progress"[^]*?name="csrf_token" value="([^"]+)"/.exec(page)![1]!;
+    const csrf = /action="\/dashboard\/refresh-progress[^"]*"[^]*?name="csrf_token" value="([^"]+)"/.exec(page)![1]!;
     const mark = admin.sim.requests.mark();
     const refused = await client.post('/dashboard/refresh-progress', { csrf_token: 'forged' });
     assert.equal(refused.statusCode, 400);
@@ -73,6 +73,15 @@ describe('dashboard with derived progress', () => {
     }
   });
 
+  test('the refresh comes back to the same filtered, sorted page, and nothing else passes through its address', async () => {
+    const { client } = await githubDashboard();
+    const page = (await client.get('/dashboard?state=failed&sort=registered')).body;
+    assert.match(page, /<form method="post" action="\/dashboard\/refresh-progress\?state=failed&amp;sort=registered"/);
+    const csrf = /action="\/dashboard\/refresh-progress[^"]*"[^]*?name="csrf_token" value="([^"]+)"/.exec(page)![1]!;
+    const response = await client.post('/dashboard/refresh-progress?state=failed&sort=registered&next=%2F%2Fevil.example', { csrf_token: csrf });
+    assert.equal(response.headers.location, '/dashboard?state=failed&sort=registered&progress=refreshing');
+  });
+
   test('an anonymous visitor cannot ask for a refresh', async () => {
     const { t } = await githubDashboard();
     const anonymous = new Client(t.app);
@@ -86,7 +95,7 @@ describe('dashboard with derived progress', () => {
     const { client, admin } = await githubDashboard();
     admin.sim.faults.revokeToken(admin.token);
     const page0 = (await client.get('/dashboard')).body;
-    const csrf = /action="\/dashboard\/refresh-progress"[^]*?name="csrf_token" value="([^"]+)"/.exec(page0)![1]!;
+    const csrf = /action="\/dashboard\/refresh-progress[^"]*"[^]*?name="csrf_token" value="([^"]+)"/.exec(page0)![1]!;
     await client.post('/dashboard/refresh-progress', { csrf_token: csrf });
     const deadline = Date.now() + 5_000;
     let page = '';

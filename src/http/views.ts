@@ -181,6 +181,8 @@ export interface DashboardModel {
   rows: DashboardRow[];
   pagination: PaginationModel | null;
   csvHref: string;
+  /** Where the "read progress now" form posts: it keeps the table's state, to come back to the same page. */
+  refreshAction: string;
   connection: ConnectionModel;
   progress: ProgressModel;
   /** Learners who need a facilitator, each with the reason in words; shown before the table (the first ones). */

@@ -304,6 +304,7 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
     rows: table.page.map((entry) => rowOf(entry, snapshot)),
     pagination: paginationModel(effective, table),
     csvHref: `/dashboard.csv${queryString({ ...effective, page: 1 })}`,
+    refreshAction: `/dashboard/refresh-progress${queryString(effective)}`,
     connection,
     progress: progressModel(view),
     attention,
@@ -373,10 +374,12 @@ export function dashboardRoutes(app: FastifyInstance, { config, store, sync, pro
 
   // A facilitator asks for progress to be read again now; the page says so and shows the snapshot's time.
   app.post('/dashboard/refresh-progress', { config: rateLimited(config), preHandler: [requireFacilitator, app.csrfProtection] }, async (request, reply) => {
-    if (progress === null) return reply.redirect('/dashboard', 303);
+    // Back to the same filtered, sorted page: its state is read again from the form's address, so only the table's own fields pass.
+    const back = queryString(parseTableQuery(queryFields(request)));
+    if (progress === null) return reply.redirect(`/dashboard${back}`, 303);
     request.log.info({ session: request.session.get('facilitator')?.sid }, 'progress refresh asked for by a facilitator');
     void progress.refreshNow();
-    return reply.redirect('/dashboard?progress=refreshing', 303);
+    return reply.redirect(`/dashboard${back}${back === '' ? '?' : '&'}progress=refreshing`, 303);
   });
 
   app.get('/roster.json', { preHandler: requireFacilitator }, async (_request, reply) => {
