@@ -366,7 +366,7 @@ async function measureDashboard(settings: Settings, server: RunningServer, learn
   const cookie = await signIn(server);
   const check = await new HttpClient(server.base).get('/dashboard', { headers: { cookie }, timeoutMs: 30_000 });
   const page = await check.text();
-  const listed = learners === 0 ? 'No learners have registered yet.' : `(${learners} ${learners === 1 ? 'learner' : 'learners'})`;
+  const listed = learners === 0 ? 'No learners have registered yet.' : `It shows ${learners} ${learners === 1 ? 'learner' : 'learners'}.`;
   if (check.status !== 200 || !page.includes(listed)) {
     throw new Error(`GET /dashboard signed in gave status ${check.status}, not a page listing ${learners} learners`);
   }
