@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import type { AppDeps } from '../src/app.js';
 import { Client, startApp, type TestApp } from './helpers/app.js';
-import { COHORT_IN_PROGRESS, PROGRESS_PERMISSIONS, ROOM, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from './helpers/github.js';
+import { FAST_GITHUB, COHORT_IN_PROGRESS, PROGRESS_PERMISSIONS, ROOM, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from './helpers/github.js';
 
 let t: TestApp | null = null;
 let admin: SimulatedAdmin | null = null;
@@ -18,7 +17,7 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
+const FAST = FAST_GITHUB;
 
 async function githubDashboard(): Promise<{ t: TestApp; admin: SimulatedAdmin; client: Client }> {
   admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(Date.now())), permissions: PROGRESS_PERMISSIONS });

@@ -10,7 +10,7 @@ import { afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import type { AppDeps } from '../src/app.js';
 import { Client, startApp, type TestApp } from './helpers/app.js';
-import { ADMIN_REPO, EXAMPLE_ROSTER, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './helpers/github.js';
+import { FAST_GITHUB, ADMIN_REPO, EXAMPLE_ROSTER, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './helpers/github.js';
 
 let t: TestApp | null = null;
 let admin: SimulatedAdmin | null = null;
@@ -21,7 +21,7 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
+const FAST = FAST_GITHUB;
 
 function logSink() {
   const lines: string[] = [];

@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import type { AppDeps } from '../src/app.js';
 import { learnerPath } from '../src/routes/learners.js';
 import { serializeRoster, type Learner, type Roster } from '../src/roster/contract.js';
 import { Client, startApp, startAppWithRoster, type TestApp } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
-import { COHORT_IN_PROGRESS, EXAMPLE_ROSTER, PROGRESS_PERMISSIONS, ROOM, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from './helpers/github.js';
+import { FAST_GITHUB, COHORT_IN_PROGRESS, EXAMPLE_ROSTER, PROGRESS_PERMISSIONS, ROOM, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from './helpers/github.js';
 
 let t: TestApp | null = null;
 let admin: SimulatedAdmin | null = null;
@@ -23,7 +22,7 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
+const FAST = FAST_GITHUB;
 
 function roster(...learners: Learner[]): string {
   const value: Roster = { ...EXAMPLE_ROSTER, learners };

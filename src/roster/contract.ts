@@ -20,6 +20,21 @@ export type ProvisionState = (typeof PROVISION_STATES)[number];
 export const STATUSES = ['awaiting-ack', 'active-day1', 'day1-complete', 'day2-released', 'needs-info'] as const;
 export type LearnerStatus = (typeof STATUSES)[number];
 
+/** The learner fields the contract defines, in its table's order (the order a new record has). */
+export const LEARNER_FIELDS = [
+  'github_handle',
+  'cohort_id',
+  'path',
+  'learning_room_repo',
+  'provision_state',
+  'status',
+  'registered_at',
+  'last_signal_at',
+  'enrollment_repo',
+  'enrollment_issue_number',
+  'notes',
+] as const;
+
 /** A learner record as stored. Unknown fields are kept as they are; a change makes a new record. */
 export type Learner = Readonly<{
   github_handle: string;

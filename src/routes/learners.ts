@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
+  LEARNER_FIELDS,
   cohortLabel,
   enrollmentIssue,
   isLinkableRepo,
@@ -93,19 +94,7 @@ function timeField(label: string, value: string | null | undefined, missing: str
 }
 
 /** Names of the contract's fields, in its table order; anything else in the record is shown after them as it is. */
-const CONTRACT_FIELDS = new Set([
-  'github_handle',
-  'cohort_id',
-  'path',
-  'learning_room_repo',
-  'provision_state',
-  'status',
-  'registered_at',
-  'last_signal_at',
-  'enrollment_repo',
-  'enrollment_issue_number',
-  'notes',
-]);
+const CONTRACT_FIELDS: ReadonlySet<string> = new Set(LEARNER_FIELDS);
 
 function rosterFields(learner: Learner, cohortName: string): LearnerFieldModel[] {
   const recorded = (name: keyof Learner, text: string) => (learner[name] === undefined ? `${text} (not recorded; the contract's default)` : text);

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createGitHubSimulator, type GitHubSimulator, type Permissions } from '../../dev/github-simulator/index.js';
+import type { AppDeps } from '../../src/app.js';
 import { loadConfig, type Config, type GitHubConfig } from '../../src/config.js';
 import { connectGitHub, createGitHubApi, type GitHubApi } from '../../src/github/client.js';
 import { RosterSync, type SyncOptions } from '../../src/github/sync.js';
@@ -128,6 +129,9 @@ export async function syncedCompanion(admin: SimulatedAdmin, env: Record<string,
     },
   };
 }
+
+/** GitHub mode's client and sync with short waits, for tests (the controls are the same). */
+export const FAST_GITHUB: AppDeps['github'] = { client: { retryBaseMs: 10 }, sync: { gatherMs: 10, conflictBackoffMs: 10, retryBaseMs: 50 } };
 
 /** A fine-grained token's permissions for the sync and derived progress. */
 export const PROGRESS_PERMISSIONS = { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } as const;
