@@ -43,6 +43,14 @@ describe('dashboard with derived progress', () => {
     assert.match(page, /<dt>Active on day 1<\/dt>\s*<dd>1<\/dd>/);
   });
 
+  test('the cohort overview gives each cohort its start, whether it is running, and its learners by state and derived status in words', async () => {
+    const { client } = await githubDashboard();
+    const page = (await client.get('/dashboard')).body;
+    const overview = page.slice(page.indexOf('<h2>Cohorts</h2>'), page.indexOf('<h2>Summary</h2>'));
+    assert.match(overview, /<caption id="cohorts-caption">Every cohort: when it starts, and its learners by provisioning state and by status<\/caption>/);
+    assert.match(overview, /<th scope="row"><a href="\/dashboard\?cohort=spring-2026">Spring 2026 cohort<\/a><\/th>\s*<td><time datetime="[^"]+">[^<]+<\/time> \(running now\)<\/td>\s*<td>2<\/td>\s*<td>1 provisioned, 1 failed<\/td>\s*<td>1 awaiting acknowledgement, 1 active on day 1<\/td>/);
+  });
+
   test('the needs-attention list comes before the table and says why in words', async () => {
     const { client } = await githubDashboard();
     const page = (await client.get('/dashboard')).body;

@@ -191,6 +191,21 @@ export interface DashboardModel {
   attentionMore: number;
   /** The table filtered to learners needing attention. */
   attentionHref: string;
+  /** Every cohort at a glance. */
+  overview: CohortOverviewRow[];
+}
+
+export interface CohortOverviewRow {
+  label: string;
+  /** The dashboard for this cohort. */
+  href: string;
+  opens: TimeModel | null;
+  running: boolean;
+  learners: number;
+  /** Counts by provisioning state, in words. */
+  states: string;
+  /** Counts by status (derived in GitHub mode), in words. */
+  statuses: string;
 }
 
 /** Where the statuses come from: the roster (local mode) or a snapshot of derived progress (GitHub mode). */

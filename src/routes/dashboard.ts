@@ -20,10 +20,10 @@ import { DEFAULT_QUERY, parseTableQuery, queryString, tableView, type Direction,
 import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
-import { render, type AttentionItem, type ConnectionModel, type DashboardModel, type DashboardRow, type PaginationModel, type ProgressModel } from '../http/views.js';
+import { render, type AttentionItem, type CohortOverviewRow, type ConnectionModel, type DashboardModel, type DashboardRow, type PaginationModel, type ProgressModel } from '../http/views.js';
 import { rateLimited } from '../http/rate-limit.js';
 import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
-import { deriveProgress, describeEvidence, formatDuration, needsAttention, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
+import { cohortRunning, deriveProgress, describeEvidence, formatDuration, needsAttention, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
 import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
@@ -236,11 +236,10 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
   const selected = requested !== null && labels.has(requested) ? requested : null;
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const effective: TableQuery = { ...query, cohort: selected ?? '' };
-  const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
-
   const snapshot = view?.state?.snapshot ?? null;
   const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
-  const entries = tableEntries(learners, snapshot, context);
+  const everyone = tableEntries(sortedLearners(roster.learners), snapshot, context);
+  const entries = selected === null ? everyone : everyone.filter((e) => e.learner.cohort_id === selected);
   const table = tableView(entries, effective);
 
   const byProvisionState = Object.fromEntries(PROVISION_STATES.map((s) => [s, 0])) as Record<string, number>;
@@ -310,7 +309,35 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
     attention,
     attentionMore: attentionTotal - attention.length,
     attentionHref: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: effective.cohort, attention: true })}`,
+    overview: cohortOverview(roster, labels, everyone, snapshot, context.now),
   };
+}
+
+/** "2 pending, 5 provisioned": the non-zero counts in words, in the given order. */
+function countsInWords<K extends string>(keys: readonly K[], count: (key: K) => number, word: (key: K) => string): string {
+  const parts = keys.filter((k) => count(k) > 0).map((k) => `${count(k)} ${word(k)}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
+/** Each cohort: its label, when it starts (and whether it is running), and its learners by provisioning state and by status. */
+function cohortOverview(roster: Roster, labels: ReadonlyMap<string, string>, everyone: ReadonlyArray<TableEntry>, snapshot: ProgressSnapshot | null, now: Date): CohortOverviewRow[] {
+  const listed = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c]));
+  return [...labels].map(([id, label]) => {
+    const members = everyone.filter((e) => e.learner.cohort_id === id);
+    const cohort = listed.get(id) ?? null;
+    const opens = timeModel(cohort?.opens_at);
+    const unread = members.filter((e) => e.status === null).length;
+    const statuses = countsInWords(STATUSES, (s) => members.filter((e) => e.status === s).length, (s) => STATUS_LABELS[s].toLowerCase());
+    return {
+      label,
+      href: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: id })}`,
+      opens,
+      running: cohortRunning(cohort, now),
+      learners: members.length,
+      states: countsInWords(PROVISION_STATES, (s) => members.filter((e) => learnerProvisionState(e.learner) === s).length, (s) => PROVISION_LABELS[s].toLowerCase()),
+      statuses: snapshot !== null && unread > 0 ? `${statuses}; ${unread} not read from GitHub yet` : statuses,
+    };
+  });
 }
 
 /** A CSV cell: quoted, and neutralised when a spreadsheet would read it as a formula. */
