@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DESKTOP, NARROW, newContext } from './helpers/audits.js';
-import { TOKEN, exampleRoster, launchBrowser, readRoster, screenshotDir, startServer, writeRoster, type Server } from './helpers/env.js';
+import { TOKEN, exampleRoster, launchBrowser, readRoster, screenshotDir, startGitHubServer, startServer, writeRoster, type GitHubServer, type Server } from './helpers/env.js';
 
 /** What has focus, in words: "#id" for an element with an id, otherwise its tag and text. */
 async function focused(page: Page): Promise<string> {
@@ -283,7 +283,7 @@ describe('keyboard journeys, with JavaScript off', () => {
     assert.equal(new URL(page.url()).search, '?cohort=spring-2026');
     assert.equal(await page.title(), 'Cohort dashboard: Spring 2026 cohort - GLOW Companion');
     assert.equal(await page.locator('#cohort').inputValue(), 'spring-2026', 'the filter shows the chosen cohort');
-    assert.equal(await page.locator('caption').textContent(), 'Learners in Spring 2026 cohort: 2 learners, sorted by username (ascending)');
+    assert.equal(await page.locator('#learners-caption').textContent(), 'Learners in Spring 2026 cohort: 2 learners, sorted by username (ascending)');
 
     // Sign out from the header, by keyboard.
     await tabTo(page, 'button.button.button-secondary "Sign out"');
@@ -299,24 +299,77 @@ describe('keyboard journeys, with JavaScript off', () => {
   test('at 320 px the learners table scrolls sideways by keyboard inside its labelled region, and only there', async () => {
     await signIn();
     await page.setViewportSize(NARROW);
-    await tabTo(page, 'div.table-region "' + (await page.locator('.table-region').textContent())!.replace(/\s+/g, ' ').trim() + '"');
-    const region = await accessible(page, '.table-region');
+    const learners = page.locator('.table-region[aria-labelledby="learners-caption"]');
+    await tabTo(page, 'div.table-region "' + (await learners.textContent())!.replace(/\s+/g, ' ').trim() + '"', 'Tab', 80);
+    const region = await accessible(page, '.table-region[aria-labelledby="learners-caption"]');
     assert.deepEqual({ role: region.role, name: region.name }, { role: 'region', name: 'Learners in all cohorts: 2 learners, sorted by username (ascending)' });
-    const table = await accessible(page, '.table-region table');
+    const table = await accessible(page, '.table-region[aria-labelledby="learners-caption"] table');
     assert.equal(table.name, 'Learners in all cohorts: 2 learners, sorted by username (ascending)', 'the table is named by its caption');
-    const headers = await page.locator('thead th[scope="col"]').allTextContents();
+    const headers = await learners.locator('thead th[scope="col"]').allTextContents();
     assert.deepEqual(headers, ['Username', 'Cohort', 'Path', 'Provisioning', 'Learning Room repository', 'Status', 'Registered', 'Last activity', 'Enrollment issue']);
-    assert.equal(await page.locator('tbody th[scope="row"]').count(), 2, 'each row is headed by the learner username');
+    assert.equal(await learners.locator('tbody th[scope="row"]').count(), 2, 'each row is headed by the learner username');
 
-    const scroll = () => page.locator('.table-region').evaluate((el) => el.scrollLeft);
+    const scroll = () => learners.evaluate((el) => el.scrollLeft);
     assert.equal(await scroll(), 0);
     await press(page, 'ArrowRight', 5);
     // Keyboard scrolling may be animated: give it a moment.
     for (let i = 0; i < 40 && (await scroll()) === 0; i += 1) await page.waitForTimeout(50);
     assert.ok((await scroll()) > 0, 'the arrow keys scroll the focused table region');
-    assert.equal(await focused(page), await page.locator('.table-region').evaluate((el) => `div.table-region "${(el.textContent ?? '').replace(/\s+/g, ' ').trim()}"`), 'focus stays on the region');
+    assert.equal(await focused(page), await learners.evaluate((el) => `div.table-region "${(el.textContent ?? '').replace(/\s+/g, ' ').trim()}"`), 'focus stays on the region');
     await page.screenshot({ path: path.join(shots, 'table-region-focused-320px.png') });
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), true, 'the page itself does not scroll sideways');
     await page.setViewportSize(DESKTOP);
+  });
+});
+
+describe('keyboard journey in GitHub mode, with JavaScript off', () => {
+  let browser: Browser;
+  let server: GitHubServer;
+  let context: BrowserContext;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startGitHubServer();
+  });
+
+  after(async () => {
+    await context?.close();
+    await Promise.all([browser?.close(), server?.stop()]);
+  });
+
+  test('find a stuck learner through the filters, open their page, and come back to the same filtered page', async () => {
+    context = await newContext(browser, { javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${server.base}/login`);
+    await page.locator('#token').fill(TOKEN);
+    await pressAndWait(page, 'Enter');
+    // Progress is read in the background: wait until the dashboard shows it.
+    for (let i = 0; i < 60 && !/Progress as read from GitHub at/.test(await page.locator('main').innerText()); i += 1) {
+      await page.waitForTimeout(250);
+      await page.reload();
+    }
+
+    // Only the learners who need attention, by keyboard: the checkbox, then the form's button.
+    await tabTo(page, '#attention', 'Tab', 80);
+    await press(page, 'Space');
+    assert.equal(await page.locator('#attention').isChecked(), true);
+    await press(page, 'Tab');
+    assert.equal(await focused(page), 'button.button.button-secondary "Filter learners"');
+    await pressAndWait(page, 'Enter');
+    const filtered = page.url();
+    assert.match(new URL(filtered).search, /attention=1/);
+    assert.match((await page.locator('#learners-caption').textContent())!, /needing attention/);
+
+    // The stuck learner's row heading is a link to their page.
+    await tabTo(page, 'a "ada-lovelace"', 'Tab', 120);
+    await pressAndWait(page, 'Enter');
+    assert.equal(new URL(page.url()).pathname, '/learners/spring-2026/ada-lovelace');
+    assert.equal((await page.locator('h1').textContent())?.trim(), 'Learner: ada-lovelace');
+    assert.match(await page.locator('main').innerText(), /Stuck on Challenge 2/);
+
+    // The browser's Back (Alt+Left; headless Chromium does not wire its own shortcuts) returns to the same filtered page.
+    await page.goBack();
+    assert.equal(page.url(), filtered);
+    assert.equal(await page.locator('#attention').isChecked(), true);
   });
 });

@@ -374,7 +374,7 @@ const STATES: State[] = [
       await submit(page, 'Filter learners');
       await page.getByRole('link', { name: 'Registered', exact: true }).click();
       await page.waitForURL(/sort=registered/);
-      assert.match(await page.locator('caption').innerText(), /provisioning state failed, needing attention, sorted by registration time \(ascending\)/);
+      assert.match(await page.locator('#learners-caption').innerText(), /provisioning state failed, needing attention, sorted by registration time \(ascending\)/);
     },
   },
   {
@@ -386,7 +386,7 @@ const STATES: State[] = [
       await signIn(page, s);
       await page.getByRole('navigation', { name: 'Pages of learners' }).getByRole('link', { name: 'Next page' }).click();
       await page.waitForURL(/page=2/);
-      assert.match(await page.locator('caption').innerText(), /page 2 of 4/);
+      assert.match(await page.locator('#learners-caption').innerText(), /page 2 of 4/);
     },
   },
   {
