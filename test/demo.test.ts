@@ -109,7 +109,7 @@ function section(page: string, heading: string): string {
 
 /** The learners table's row for one learner. */
 function row(page: string, handle: string): string {
-  const match = new RegExp(`<tr>\\s*<th scope="row">${escapeRegExp(handle)}</th>[\\s\\S]*?</tr>`).exec(page);
+  const match = new RegExp(`<tr>\\s*<th scope="row"><a href="/learners/[^"]+">${escapeRegExp(handle)}</a></th>[\\s\\S]*?</tr>`).exec(page);
   assert.ok(match, `the table has a row for ${handle}`);
   return match[0];
 }
@@ -161,13 +161,13 @@ describe('npm run demo', () => {
     // The demo's cohort in progress: each reason for attention, in words, with the learner.
     const L = DEMO_LEARNERS;
     const attention = section(dashboard, 'Needs attention');
-    assert.match(attention, new RegExp(`<strong>${L.stuck}</strong> \\(spring-2026\\): Stuck on Challenge 4 for \\d+ minutes`));
-    assert.match(attention, new RegExp(`<strong>${L.needsReview}</strong> \\(spring-2026\\): Pull request #100 has waited (an hour|\\d+ hours) for review`));
-    assert.match(attention, new RegExp(`<strong>${L.provisioningFailed}</strong> \\(spring-2026\\): Provisioning failed on .+? UTC: ${escapeRegExp(DEMO_PROVISIONING_ERROR)}`));
-    assert.match(attention, new RegExp(`<strong>${L.pendingTooLong}</strong> \\(spring-2026\\): Pending for 2 hours: no Learning Room yet`));
-    assert.match(attention, new RegExp(`<strong>${L.needsInfo}</strong> \\(spring-2026\\): Needs information`));
-    assert.match(attention, new RegExp(`<strong>${L.noActivity}</strong> \\(pilot-2026\\): No activity for a day while the cohort is running`));
-    assert.doesNotMatch(attention, new RegExp(`<strong>(${L.activeDayOne}|${L.awaitingAck}|${L.emailedAck})</strong>`), 'learners moving along need no attention');
+    assert.match(attention, new RegExp(`${L.stuck}</a> \\(spring-2026\\): Stuck on Challenge 4 for \\d+ minutes`));
+    assert.match(attention, new RegExp(`${L.needsReview}</a> \\(spring-2026\\): Pull request #100 has waited (an hour|\\d+ hours) for review`));
+    assert.match(attention, new RegExp(`${L.provisioningFailed}</a> \\(spring-2026\\): Provisioning failed on .+? UTC: ${escapeRegExp(DEMO_PROVISIONING_ERROR)}`));
+    assert.match(attention, new RegExp(`${L.pendingTooLong}</a> \\(spring-2026\\): Pending for 2 hours: no Learning Room yet`));
+    assert.match(attention, new RegExp(`${L.needsInfo}</a> \\(spring-2026\\): Needs information`));
+    assert.match(attention, new RegExp(`${L.noActivity}</a> \\(pilot-2026\\): No activity for a day while the cohort is running`));
+    assert.doesNotMatch(attention, new RegExp(`>(${L.activeDayOne}|${L.awaitingAck}|${L.emailedAck})</a> \\(`), 'learners moving along need no attention');
     // Every derived status has at least one learner.
     const byStatus = section(dashboard, 'Summary');
     for (const label of ['Awaiting acknowledgement', 'Active on day 1', 'Day 1 complete', 'Day 2 released', 'Needs information']) {

@@ -201,6 +201,26 @@ export function connectGitHub(config: GitHubConfig, log: Logger, options: Client
       onSecondaryRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1 && retryAfter <= 5,
     },
   }) as unknown as Octokit;
+  // One gate for every caller of this connection (the sync and the progress
+  // reader alike): once GitHub says the rate limit is used up, no request is
+  // sent until the time it gave, and each is answered at once with that.
+  let limitedUntil = 0;
+  octokit.hook.wrap('request', async (request, options) => {
+    const now = Date.now();
+    if (now < limitedUntil) {
+      throw new GitHubError('rate-limited', `GitHub's rate limit is used up; the companion sends nothing until ${new Date(limitedUntil).toISOString()}`, null, limitedUntil);
+    }
+    try {
+      return await request(options);
+    } catch (error) {
+      const status = (error as OctokitErrorShape).status;
+      if (status === 403 || status === 429) {
+        const at = retryAtOf(error as OctokitErrorShape, Date.now());
+        if (at !== null) limitedUntil = Math.max(limitedUntil, at);
+      }
+      throw error;
+    }
+  });
   return { octokit, forgetCredentials: () => installationTokens.clear() };
 }
 
