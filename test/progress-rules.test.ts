@@ -201,7 +201,7 @@ describe('the path and challenges in the status', () => {
   });
 
   test('a closed pull request titled like a challenge is not a challenge', () => {
-    const pr: RoomIssueSignal = { ...challenge(1, 'closed'), pull_request: { url: 'https://api.github.com/repos/o/r/pulls/101' } };
+    const pr: RoomIssueSignal = { ...challenge(1, 'closed'), pull_request: { url: 'https://api.github.example/repos/o/r/pulls/101' } };
     assert.equal(statusOf(ada, { roomIssues: [pr] }), 'awaiting-ack');
     const progress = deriveProgress(ada, signals({ roomIssues: [pr, { ...challenge(9, 'closed'), pull_request: {} }] }), context(60));
     assert.equal(progress.challengesCompleted, 0);

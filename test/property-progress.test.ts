@@ -65,7 +65,7 @@ function roomIssue(spec: RoomIssueSpec, index: number): RoomIssueSignal {
     updated_at: at(spec.updated),
     closed_at: spec.state === 'closed' ? at(spec.updated) : null,
     labels: [],
-    ...(spec.isPR ? { pull_request: { url: `https://api.github.com/pulls/${index + 1}` } } : {}),
+    ...(spec.isPR ? { pull_request: { url: `https://api.github.example/pulls/${index + 1}` } } : {}),
   };
 }
 
