@@ -144,7 +144,6 @@ function progressModel(view: ProgressView | null): ProgressModel {
   };
 }
 
-const STATE_WORDS: Record<string, string> = { pending: 'pending', provisioned: 'provisioned', failed: 'failed', healed: 'healed' };
 const SORT_WORDS: Record<SortKey, string> = {
   handle: 'username',
   cohort: 'cohort',
@@ -192,7 +191,7 @@ function rowOf(entry: TableEntry, snapshot: ProgressSnapshot | null): DashboardR
 /** The filters and sort in words, for the caption: "provisioning state failed, needing attention, sorted by status (descending)". */
 function describeQuery(query: TableQuery, statusLabel: (s: StatusFilter) => string): string {
   const parts: string[] = [];
-  if (query.state) parts.push(`provisioning state ${STATE_WORDS[query.state]}`);
+  if (query.state) parts.push(`provisioning state ${PROVISION_LABELS[query.state].toLowerCase()}`);
   if (query.status) parts.push(`status ${statusLabel(query.status).toLowerCase()}`);
   if (query.attention) parts.push('needing attention');
   if (query.search) parts.push(`username containing "${query.search}"`);
