@@ -28,7 +28,7 @@ import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
 import type { AppContext } from './context.js';
-import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from './labels.js';
+import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from '../lib/labels.js';
 import { learnerPath as learnerPage } from './learners.js';
 import { requireFacilitator } from './auth.js';
 import { field, queryFields } from '../http/fields.js';

@@ -55,7 +55,7 @@ import {
 import { timeModel } from './time.js';
 import { requireFacilitator } from './auth.js';
 import type { AppContext } from './context.js';
-import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from './labels.js';
+import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from '../lib/labels.js';
 
 /**
  * The learner page's address: the cohort id and the handle (without a
