@@ -69,7 +69,7 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-interface OctokitErrorShape {
+export interface OctokitErrorShape {
   status?: number;
   message?: string;
   response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
@@ -129,7 +129,8 @@ export function toGitHubError(error: unknown, what: string, now = Date.now()): G
   }
 }
 
-function describeNetworkError(e: OctokitErrorShape): string {
+/** A network failure in a few words: "no answer in time", "network error ECONNRESET". */
+export function describeNetworkError(e: OctokitErrorShape): string {
   const text = String(e.message ?? '');
   if (/timeout|aborted/i.test(text)) return 'no answer in time';
   const code = /\b(E[A-Z]+)\b/.exec(`${text} ${String((e.cause as { code?: string } | undefined)?.code ?? '')}`);
