@@ -35,10 +35,14 @@ import { connectGitHub, createGitHubApi, type ClientOptions, type GitHubApi } fr
 import { RosterSync, type SyncOptions } from './github/sync.js';
 import { createProgressApi, type ProgressApi } from './github/progress-api.js';
 import { ProgressReader, type ProgressOptions } from './github/progress.js';
+import { createOperationsApi, type OperationsApi } from './github/operations-api.js';
+import { FacilitatorOperations } from './github/operations.js';
+import { OperationResults } from './http/operation-results.js';
+import { operationRoutes } from './routes/operations.js';
 import './http/fastify-types.js';
 
 /** Every route module, each given the same context. */
-const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, learnerRoutes, healthRoutes];
+const ROUTE_MODULES: ReadonlyArray<(app: FastifyInstance, context: AppContext) => void> = [registerRoutes, authRoutes, dashboardRoutes, learnerRoutes, operationRoutes, healthRoutes];
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
@@ -83,7 +87,7 @@ export interface AppDeps {
   now?: () => number;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   /** GitHub mode: another API seam, client or sync settings (tests, benchmarks). */
-  github?: { api?: GitHubApi; progressApi?: ProgressApi; client?: ClientOptions; sync?: SyncOptions; progress?: ProgressOptions };
+  github?: { api?: GitHubApi; progressApi?: ProgressApi; operationsApi?: OperationsApi; client?: ClientOptions; sync?: SyncOptions; progress?: ProgressOptions };
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -113,14 +117,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       ...deps.storeOptions,
     });
   let progress: ProgressReader | null = null;
+  let operationsApi: OperationsApi | null = null;
   if (config.github !== null) {
-    // One connection, so the sync and the progress reader share its throttling.
+    // One connection, so the sync, the progress reader and the facilitator operations share its throttling.
     const connection = connectGitHub(config.github, app.log, deps.github?.client);
     sync = new RosterSync(config.github, deps.github?.api ?? createGitHubApi(connection), store, app.log, deps.github?.sync);
     progress = new ProgressReader(config.github, deps.github?.progressApi ?? createProgressApi(connection.octokit), store, app.log, deps.github?.progress);
+    operationsApi = deps.github?.operationsApi ?? createOperationsApi(connection);
   }
   const sessions = new FacilitatorSessions(config, deps.now);
-  const context: AppContext = { config, store, sessions, sync, progress };
+  const operations = new FacilitatorOperations({ config, api: operationsApi, edit: null });
+  const results = OperationResults.besideRoster(config.rosterPath);
+  const context: AppContext = { config, store, sessions, sync, progress, operations, results };
 
   await registerSecurityHeaders(app, config);
   await registerSession(app, config);

@@ -23,6 +23,8 @@ export interface Config {
   readonly secureCookies: boolean;
   readonly rateLimitMax: number;
   readonly rateLimitWindowSeconds: number;
+  /** Facilitator operations' POSTs allowed per address per window (each form separately). */
+  readonly operationsRateLimitMax: number;
   readonly port: number;
   readonly host: string;
   /** Proxy addresses whose X-Forwarded-For is believed; empty: none. */
@@ -306,6 +308,7 @@ export function loadConfig(env: Env, cwd = process.cwd(), readFile: (file: strin
     secureCookies,
     rateLimitMax: positiveInteger(env, 'COMPANION_RATE_LIMIT_MAX', 10),
     rateLimitWindowSeconds: positiveInteger(env, 'COMPANION_RATE_LIMIT_WINDOW', 300, 86_400 * 7),
+    operationsRateLimitMax: positiveInteger(env, 'COMPANION_OPERATIONS_RATE_LIMIT_MAX', 60),
     port: positiveInteger(env, 'PORT', 5000, 65_535),
     host: host(env),
     trustProxy: trustProxy(env),

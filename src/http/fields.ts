@@ -30,6 +30,17 @@ export function field(fields: Fields, name: string): string | null {
   return typeof value === 'string' ? value : null;
 }
 
+/**
+ * A field a form may send several times (check boxes with one name): every
+ * value sent, in order (none when absent), or null when one is not text.
+ */
+export function fieldList(fields: Fields, name: string): string[] | null {
+  const value = fields[name];
+  if (value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...(value as string[])] : null;
+}
+
 /** The value to show back in a form: what was sent, or nothing. */
 export function shown(value: string | null): string {
   return value ?? '';

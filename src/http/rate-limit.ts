@@ -1,8 +1,9 @@
 /**
- * Best-effort per-address rate limiting of the registration and sign-in POSTs
- * (@fastify/rate-limit with its own in-memory store, bounded through its
- * public `cache` option: each limited route remembers at most
- * RATE_LIMIT_CACHE addresses, the least recently seen forgotten first).
+ * Best-effort per-address rate limiting of the registration, sign-in and
+ * facilitator operations' POSTs (@fastify/rate-limit with its own in-memory
+ * store, bounded through its public `cache` option: each limited route
+ * remembers at most RATE_LIMIT_CACHE addresses, the least recently seen
+ * forgotten first).
  *
  * The address is the socket's unless COMPANION_TRUST_PROXY names the proxy;
  * then it is the forwarded client address, parsed: a port is stripped, and a
@@ -53,4 +54,13 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
 /** Route options that put a POST route under the limit, with its own bounded memory of addresses. */
 export function rateLimited(config: Config) {
   return { rateLimit: { max: config.rateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000, cache: RATE_LIMIT_CACHE } };
+}
+
+/**
+ * The same for a facilitator operation's POST, with its own (higher) limit:
+ * a facilitator working through a cohort sends many more forms than a
+ * learner registering, and is already signed in.
+ */
+export function operationsRateLimited(config: Config) {
+  return { rateLimit: { max: config.operationsRateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000, cache: RATE_LIMIT_CACHE } };
 }

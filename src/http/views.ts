@@ -118,6 +118,8 @@ export interface DashboardRow {
   lastSignal: TimeModel | null;
   /** The learner's enrollment issue, when the roster records one; a link only for a well-formed repository. */
   enrollment: { label: string; url: string | null } | null;
+  /** The check box that selects the learner for an operation (GitHub mode only). */
+  select: CheckboxModel | null;
 }
 
 /** Where the roster of record is, and how the sync with it stands, in words. */
@@ -156,7 +158,38 @@ export interface PaginationModel {
   pages: Array<{ gap: boolean; number: number | null; href: string | null; current: boolean }>;
 }
 
+/** A check box: its id, the value it sends, whether it is checked, and its (visually hidden) label. */
+export interface CheckboxModel {
+  id: string;
+  value: string;
+  checked: boolean;
+  label: string;
+}
+
+/** The dashboard's operations: none in local mode (and why), otherwise the bulk form and starting provisioning. */
+export type DashboardOperationsModel =
+  | { mode: 'local'; reason: string }
+  | {
+      mode: 'github';
+      /** The page to come back to (this page, with its query). */
+      back: string;
+      /** The operation for the selected learners: radios. */
+      choice: RadioGroupModel;
+      /** The selection's error, shown above the table ("Select at least one learner"). */
+      selectionError: string | null;
+      selectAllHref: string;
+      clearHref: string;
+      /** How many learners on this page are selected. */
+      selected: number;
+      /** Why provisioning cannot be started, or null when it can. */
+      provisioningUnavailable: string | null;
+      /** Where provisioning is started, in words ("provision-learning-rooms.yml in owner/repo"). */
+      provisioningWorkflow: string | null;
+    };
+
 export interface DashboardModel {
+  /** A failed bulk form, sent back: the error summary's links. */
+  errors: FieldError[];
   /** The page's title and h1: names the cohort shown. */
   title: string;
   /** Said under the h1 when the filter asked for a cohort that is not there. */
@@ -193,6 +226,7 @@ export interface DashboardModel {
   attentionHref: string;
   /** Every cohort at a glance. */
   overview: CohortOverviewRow[];
+  operations: DashboardOperationsModel;
 }
 
 export interface CohortOverviewRow {
@@ -243,6 +277,8 @@ export type Page =
   | { template: 'login'; model: LoginModel }
   | { template: 'dashboard'; model: DashboardModel }
   | { template: 'learner'; model: LearnerPageModel }
+  | { template: 'operation-confirm'; model: OperationConfirmModel }
+  | { template: 'operation-result'; model: OperationResultModel }
   | { template: 'error'; model: ErrorModel };
 
 export function describedBy(id: string, hint: string | null, error: string | null): string | null {
@@ -383,7 +419,35 @@ export type LearnerProgressModel =
       attempts: LearnerAttemptRow[];
     };
 
+/** A learner operation offered on the learner's page: its button, what it does, and the state the page shows (sent back as `from`). */
+export interface LearnerOperationModel {
+  operation: string;
+  label: string;
+  hint: string;
+  from: string | null;
+}
+
+/** A text area's field: as a text field, with the value's length limit said in the hint. */
+export type TextAreaModel = TextFieldModel;
+
+/** The learner page's operations section. */
+export interface LearnerOperationsModel {
+  /** The learner's identity key, sent as `learner`. */
+  learner: string;
+  /** This page, to come back to. */
+  back: string;
+  /** The GitHub operations offered. */
+  offered: LearnerOperationModel[];
+  /** Operations not offered for this learner, each with why, in words. */
+  notOffered: string[];
+  /** The notes form; null when notes cannot be edited here (and `notesUnavailable` says why). */
+  notes: { field: TextAreaModel; seen: string } | null;
+  notesUnavailable: string | null;
+}
+
 export interface LearnerPageModel {
+  /** A failed notes form, sent back: the error summary's links. */
+  errors: FieldError[];
   /** The page's title and h1: "Learner: <handle>". */
   title: string;
   handle: string;
@@ -393,4 +457,65 @@ export interface LearnerPageModel {
   /** Why a facilitator should look at this learner, in words. */
   attention: string[];
   progress: LearnerProgressModel;
+  operations: LearnerOperationsModel;
+}
+
+// ---------------------------------------------------------------------------
+// Facilitator operations (routes/operations.ts)
+
+/** One learner on a confirmation page: what will happen to them, or why nothing can. */
+export interface OperationPlanItem {
+  handle: string;
+  cohort: string;
+  href: string;
+  text: string;
+  can: boolean;
+}
+
+export interface OperationConfirmModel {
+  /** The page's title and h1. */
+  title: string;
+  /** The operation's name. */
+  operation: string;
+  /** What will happen, sentence by sentence (for starting provisioning for everyone). */
+  summary: string[];
+  items: OperationPlanItem[];
+  /** How many of the learners the operation can be done for. */
+  canCount: number;
+  /** Who will see the effect, in sentences. */
+  audience: string[];
+  /** For notes: the notes now and the notes after, as lines. */
+  notes: { current: string[]; next: string[] } | null;
+  /** The fields the confirm form sends on, besides its CSRF token. */
+  hidden: Array<{ name: string; value: string }>;
+  /** The confirm button's words; null when nothing can be done. */
+  confirmLabel: string | null;
+  back: string;
+  backLabel: string;
+}
+
+/** One learner's outcome on a result page. */
+export interface OperationResultItem {
+  handle: string;
+  cohort: string;
+  href: string;
+  /** The outcome in a word or two: "Done", "Failed". */
+  outcome: string;
+  text: string;
+  /** A notes edit not saved: what was typed and what the notes are now, as lines. */
+  notes: { attempted: string[]; current: string[] } | null;
+}
+
+export interface OperationResultModel {
+  /** The page's title and h1: the operation and its outcome. */
+  title: string;
+  /** The outcome in sentences, in the status region. */
+  summary: string[];
+  /** When it was done. */
+  at: TimeModel;
+  /** One learner's notes not saved: what was typed and what the notes are now, as lines. */
+  notes: { attempted: string[]; current: string[] } | null;
+  items: OperationResultItem[];
+  back: string;
+  backLabel: string;
 }

@@ -38,6 +38,19 @@ export async function requireFacilitator(request: FastifyRequest, reply: Fastify
   }
 }
 
+/**
+ * preHandler for a form's POST: an anonymous visitor (or one whose session
+ * ended) goes to sign-in and comes back to the page the form was on, named
+ * by `back`, rather than to the POST's own address, which has no page.
+ */
+export function requireFacilitatorReturningTo(back: (request: FastifyRequest) => string) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.facilitator !== 'signed-in') {
+      await reply.redirect(signInUrl(request.facilitator === 'expired' ? 'expired' : null, back(request)), 303);
+    }
+  };
+}
+
 interface LoginView {
   status: number;
   next: string | null;

@@ -20,7 +20,21 @@ import { DEFAULT_QUERY, parseTableQuery, queryString, tableView, type Direction,
 import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
-import { render, type AttentionItem, type CohortOverviewRow, type ConnectionModel, type DashboardModel, type DashboardRow, type PaginationModel, type ProgressModel } from '../http/views.js';
+import {
+  radioGroup,
+  render,
+  type AttentionItem,
+  type CohortOverviewRow,
+  type ConnectionModel,
+  type DashboardModel,
+  type DashboardOperationsModel,
+  type DashboardRow,
+  type FieldError,
+  type PaginationModel,
+  type ProgressModel,
+} from '../http/views.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BULK_OPERATIONS, OPERATION_NAMES, type FacilitatorOperations } from '../github/operations.js';
 import { rateLimited } from '../http/rate-limit.js';
 import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
 import { cohortRunning, deriveProgress, describeEvidence, formatDuration, needsAttention, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
@@ -31,7 +45,7 @@ import type { AppContext } from './context.js';
 import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from '../lib/labels.js';
 import { learnerPath as learnerPage } from './learners.js';
 import { requireFacilitator } from './auth.js';
-import { field, queryFields } from '../http/fields.js';
+import { field, queryFields, type Fields } from '../http/fields.js';
 
 function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
@@ -61,6 +75,7 @@ function buildRow(learner: Learner): DashboardRow {
     registered: timeModel(learner.registered_at),
     lastSignal: timeModel(learner.last_signal_at),
     enrollment: enrollmentLink(learner),
+    select: null,
   };
 }
 
@@ -228,7 +243,13 @@ export const ATTENTION_SHOWN = 50;
  * progress snapshot (GitHub mode), statuses are derived from it, with their
  * evidence; otherwise they are the roster's own values.
  */
-export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY, connection: ConnectionModel = { mode: 'local' }, view: ProgressView | null = null): DashboardModel {
+export function dashboardModel(
+  roster: Roster,
+  query: TableQuery = DEFAULT_QUERY,
+  connection: ConnectionModel = { mode: 'local' },
+  view: ProgressView | null = null,
+  operations: OperationsView | null = null,
+): DashboardModel {
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
   for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
   const requested = query.cohort;
@@ -264,7 +285,16 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
 
   const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
   const filtered = table.matching.length !== entries.length;
+  const form = operations?.form ?? null;
+  const bulk = operations !== null && operations.ops.github;
+  const selection = (learner: Learner) => form !== null && (form.selectAll || form.selected.has(keyOfLearner(learner)));
+  const pageRows: DashboardRow[] = table.page.map((entry, i) => {
+    const row = rowOf(entry, snapshot);
+    if (!bulk) return row;
+    return { ...row, select: { id: `select-${i + 1}`, value: keyOfLearner(entry.learner), checked: selection(entry.learner), label: `Select ${row.handle} (${row.cohort})` } };
+  });
   return {
+    errors: form?.errors ?? [],
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
     notice,
     intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(entries.length, 'learner', 'learners')}.`,
@@ -299,7 +329,7 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
         ariaSort: current ? (effective.dir === 'asc' ? 'ascending' : 'descending') : null,
       };
     }),
-    rows: table.page.map((entry) => rowOf(entry, snapshot)),
+    rows: pageRows,
     pagination: paginationModel(effective, table),
     csvHref: `/dashboard.csv${queryString({ ...effective, page: 1 })}`,
     refreshAction: `/dashboard/refresh-progress${queryString(effective)}`,
@@ -309,6 +339,59 @@ export function dashboardModel(roster: Roster, query: TableQuery = DEFAULT_QUERY
     attentionMore: attentionTotal - attention.length,
     attentionHref: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: effective.cohort, attention: true })}`,
     overview: cohortOverview(roster, labels, everyone, snapshot, context.now),
+    operations: operationsModel(operations, effective, pageRows),
+  };
+}
+
+/** A bulk form sent back with errors: what was chosen, and the errors' words. */
+export interface BulkFormState {
+  readonly errors: FieldError[];
+  /** The learners selected (identity keys). */
+  readonly selected: ReadonlySet<string>;
+  readonly selectAll: boolean;
+  readonly choice: string | null;
+}
+
+/** What the dashboard knows of facilitator operations: what can be done, and a form being filled in. */
+export interface OperationsView {
+  readonly ops: FacilitatorOperations;
+  readonly form: BulkFormState | null;
+}
+
+/** What each bulk operation does, said under its radio. */
+const BULK_HINTS: Record<(typeof BULK_OPERATIONS)[number], string> = {
+  acked: 'Adds the label acked to each one\'s enrollment issue (public).',
+  'needs-info': 'Adds the label needs-info to each one\'s enrollment issue (public).',
+  'needs-info-clear': 'Removes the label needs-info from each one\'s enrollment issue.',
+  'day2-released': 'Adds the label day2-released to each one\'s enrollment issue (public).',
+  invite: 'Sends each one the invitation to their Learning Room repository again.',
+};
+
+function operationsModel(view: OperationsView | null, query: TableQuery, rows: ReadonlyArray<DashboardRow>): DashboardOperationsModel {
+  if (view === null || !view.ops.github) {
+    return { mode: 'local', reason: view?.ops.githubUnavailable ?? 'Operations on GitHub need GitHub mode.' };
+  }
+  const form = view.form;
+  const back = `/dashboard${queryString(query)}`;
+  const withSelect = `${back}${back.includes('?') ? '&' : '?'}select=all#bulk`;
+  const p = view.ops.provisioning;
+  return {
+    mode: 'github',
+    back,
+    choice: radioGroup(
+      'operation',
+      'What to do for the selected learners',
+      'You check what will happen on the next page before anything is done.',
+      form?.errors.find((e) => e.field === 'operation')?.message ?? null,
+      BULK_OPERATIONS.map((op) => ({ value: op, label: OPERATION_NAMES[op], hint: BULK_HINTS[op] })),
+      form?.choice ?? '',
+    ),
+    selectionError: form?.errors.find((e) => e.field === 'select-1')?.message ?? null,
+    selectAllHref: withSelect,
+    clearHref: `${back}#bulk`,
+    selected: rows.filter((r) => r.select?.checked).length,
+    provisioningUnavailable: view.ops.provisioningUnavailable,
+    provisioningWorkflow: p === null ? null : `${p.workflow} in ${p.repo} on ${p.ref}`,
   };
 }
 
@@ -381,15 +464,34 @@ export function dashboardCsv(roster: Roster, query: TableQuery, view: ProgressVi
   return `${lines.join('\r\n')}\r\n`;
 }
 
-export function dashboardRoutes(app: FastifyInstance, { config, store, sync, progress }: AppContext): void {
+/**
+ * Renders the dashboard for a table state (the query's fields); with a bulk
+ * form that was sent back with errors, those errors and what was chosen.
+ */
+export async function renderDashboard(
+  { config, store, sync, progress, operations }: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  fields: Fields,
+  status = 200,
+  form: BulkFormState | null = null,
+): Promise<FastifyReply> {
+  const view: ProgressView | null =
+    progress === null ? null : { state: progress.state, stuckMinutes: config.github!.stuckMinutes, refreshRequested: field(fields, 'progress') === 'refreshing', now: new Date() };
+  const selectAll = form === null && field(fields, 'select') === 'all';
+  const model = dashboardModel(await store.read(), parseTableQuery(fields), connectionModel(config.github, sync?.state ?? null), view, {
+    ops: operations,
+    form: form ?? (selectAll ? { errors: [], selected: new Set(), selectAll: true, choice: null } : null),
+  });
+  return render(reply, status, shellFor(config, request, reply, model.title, 'dashboard', model.errors.length > 0), { template: 'dashboard', model });
+}
+
+export function dashboardRoutes(app: FastifyInstance, context: AppContext): void {
+  const { config, store, progress } = context;
   const progressView = (refreshRequested: boolean): ProgressView | null =>
     progress === null ? null : { state: progress.state, stuckMinutes: config.github!.stuckMinutes, refreshRequested, now: new Date() };
 
-  app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => {
-    const fields = queryFields(request);
-    const model = dashboardModel(await store.read(), parseTableQuery(fields), connectionModel(config.github, sync?.state ?? null), progressView(field(fields, 'progress') === 'refreshing'));
-    return render(reply, 200, shellFor(config, request, reply, model.title, 'dashboard'), { template: 'dashboard', model });
-  });
+  app.get('/dashboard', { preHandler: requireFacilitator }, async (request, reply) => renderDashboard(context, request, reply, queryFields(request)));
 
   // The rows in view, every page of them, for a spreadsheet.
   app.get('/dashboard.csv', { preHandler: requireFacilitator }, async (request, reply) => {

@@ -9,7 +9,7 @@
  * identity key: the handle without regard to case (or a leading `@`), the
  * cohort id exactly.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   LEARNER_FIELDS,
   cohortLabel,
@@ -31,10 +31,14 @@ import { HttpError } from '../http/errors.js';
 import { shellFor } from '../http/shell.js';
 import {
   render,
+  textField,
+  type FieldError,
   type LearnerAttemptRow,
   type LearnerChallengeRow,
   type LearnerFieldModel,
   type LearnerLinkModel,
+  type LearnerOperationModel,
+  type LearnerOperationsModel,
   type LearnerPageModel,
   type LearnerProgressModel,
   type LearnerReviewItem,
@@ -56,6 +60,7 @@ import { timeModel } from './time.js';
 import { requireFacilitator } from './auth.js';
 import type { AppContext } from './context.js';
 import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from '../lib/labels.js';
+import { NOTES_MAX_LENGTH, OPERATION_NAMES, notesDigest, notesOf, type FacilitatorOperations, type LearnerOperation } from '../github/operations.js';
 
 /**
  * The learner page's address: the cohort id and the handle (without a
@@ -195,8 +200,90 @@ function derivedModel(learner: Learner, progress: LearnerProgress, snapshot: Lea
   };
 }
 
+/** A notes form sent back with an error: what was typed, and the error's words. */
+export interface NotesFormState {
+  readonly text: string;
+  /** The digest of the notes as the page the facilitator typed on showed them. */
+  readonly seen: string;
+  readonly error: string;
+}
+
+const NOTES_HINT = `Only facilitators see notes. Up to ${NOTES_MAX_LENGTH} characters.`;
+
+/** What each learner operation does, under its button. */
+const OPERATION_HINTS: Record<Exclude<LearnerOperation, 'notes' | 'provision'>, string> = {
+  acked: 'Adds the label acked to the enrollment issue, as if the learner had replied ack.',
+  'needs-info': 'Adds the label needs-info to the enrollment issue: the learner needs to give the facilitators more information.',
+  'needs-info-clear': 'Removes the label needs-info from the enrollment issue.',
+  'day2-released': 'Adds the label day2-released to the enrollment issue: Day 2 is open to the learner.',
+  invite: 'Sends the invitation to the Learning Room repository again, for a learner who lost or let the first one expire.',
+};
+
+/** The operations section of a learner's page: what is offered, what is not and why, and the notes form. */
+export function learnerOperationsModel(ops: FacilitatorOperations, learner: Learner, notesForm: NotesFormState | null = null): LearnerOperationsModel {
+  const offered: LearnerOperationModel[] = [];
+  const notOffered: string[] = [];
+  const handle = normalizeHandle(learner.github_handle);
+  if (ops.github) {
+    const provision = ops.plan('provision', learner);
+    if (provision.kind === 'dispatch') {
+      const state = learnerProvisionState(learner);
+      offered.push({
+        operation: 'provision',
+        label: state === 'pending' ? 'Start provisioning' : OPERATION_NAMES.provision,
+        hint: 'Starts the provisioning workflow, which tries every learner waiting or failed, this one included.',
+        from: state,
+      });
+    } else if (provision.kind === 'mark-failed') {
+      offered.push({
+        operation: 'provision',
+        label: 'Provision again: the Learning Room is broken',
+        hint: `Sets the provisioning state from ${PROVISION_LABELS[provision.from]} to Failed in the roster of record, then starts the provisioning workflow.`,
+        from: provision.from,
+      });
+    } else if (provision.kind === 'cannot') {
+      notOffered.push(provision.reason);
+    }
+    const labelPlan = ops.plan('acked', learner);
+    if (labelPlan.kind === 'label') {
+      for (const operation of ['acked', 'needs-info', 'needs-info-clear', 'day2-released'] as const) {
+        offered.push({ operation, label: OPERATION_NAMES[operation], hint: OPERATION_HINTS[operation], from: null });
+      }
+    } else if (labelPlan.kind === 'cannot') {
+      notOffered.push(`${OPERATION_NAMES.acked}, ${OPERATION_NAMES['needs-info'].toLowerCase()}, ${OPERATION_NAMES['needs-info-clear'].toLowerCase()} and ${OPERATION_NAMES['day2-released'].toLowerCase()} are not offered: ${labelPlan.reason}`);
+    }
+    const invitePlan = ops.plan('invite', learner);
+    if (invitePlan.kind === 'invite') offered.push({ operation: 'invite', label: OPERATION_NAMES.invite, hint: OPERATION_HINTS.invite, from: null });
+    else if (invitePlan.kind === 'cannot') notOffered.push(`${OPERATION_NAMES.invite} is not offered: ${invitePlan.reason}`);
+  }
+  const notesPlan = ops.plan('notes', learner);
+  const current = notesOf(learner);
+  return {
+    learner: keyOfLearner(learner),
+    back: learnerPath(learner),
+    offered,
+    notOffered: ops.github ? notOffered : [ops.githubUnavailable!],
+    notes:
+      notesPlan.kind === 'notes'
+        ? {
+            field: textField('notes', `Facilitator notes for ${handle}`, NOTES_HINT, notesForm?.text ?? current, notesForm?.error ?? null),
+            seen: notesForm?.seen ?? notesDigest(current),
+          }
+        : null,
+    notesUnavailable: notesPlan.kind === 'cannot' ? notesPlan.reason : null,
+  };
+}
+
 /** What the learner page shows; `state` is the progress reader's (null in local mode). */
-export function learnerPageModel(roster: Roster, learner: Learner, state: ProgressState | null, stuckMinutes: number | undefined, now: Date): LearnerPageModel {
+export function learnerPageModel(
+  roster: Roster,
+  learner: Learner,
+  state: ProgressState | null,
+  stuckMinutes: number | undefined,
+  now: Date,
+  operations: LearnerOperationsModel,
+  errors: FieldError[] = [],
+): LearnerPageModel {
   const handle = normalizeHandle(learner.github_handle);
   const cohort = listedCohorts(roster).find((c) => c.cohort_id === learner.cohort_id);
   const cohortName = cohort === undefined ? learner.cohort_id : cohortLabel(cohort);
@@ -211,6 +298,7 @@ export function learnerPageModel(roster: Roster, learner: Learner, state: Progre
         ? { mode: 'unread', recordedStatus, snapshot: snapshotModel(state, now) }
         : derivedModel(learner, progress, snapshotModel(state, now), context);
   return {
+    errors,
     title: `Learner: ${handle}`,
     handle,
     intro: `Everything the companion knows about ${handle} in ${cohortName}: what needs a facilitator, progress, challenges, pull requests awaiting review, provisioning attempts and the roster record.`,
@@ -218,15 +306,30 @@ export function learnerPageModel(roster: Roster, learner: Learner, state: Progre
     links: links(learner),
     attention: needsAttention(learner, progress, context).map((reason) => reason.sentence),
     progress: model,
+    operations,
   };
 }
 
-export function learnerRoutes(app: FastifyInstance, { config, store, progress }: AppContext): void {
+/** Renders a learner's page; with a notes form sent back with an error, that error and what was typed. */
+export function renderLearnerPage(
+  { config, progress, operations }: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  roster: Roster,
+  learner: Learner,
+  status = 200,
+  notesForm: NotesFormState | null = null,
+): FastifyReply {
+  const errors: FieldError[] = notesForm === null ? [] : [{ field: 'notes', message: notesForm.error }];
+  const model = learnerPageModel(roster, learner, progress?.state ?? null, config.github?.stuckMinutes, new Date(), learnerOperationsModel(operations, learner, notesForm), errors);
+  return render(reply, status, shellFor(config, request, reply, model.title, null, errors.length > 0), { template: 'learner', model });
+}
+
+export function learnerRoutes(app: FastifyInstance, context: AppContext): void {
   app.get<{ Params: { cohort: string; handle: string } }>('/learners/:cohort/:handle', { preHandler: requireFacilitator }, async (request, reply) => {
-    const roster = await store.read();
+    const roster = await context.store.read();
     const learner = findLearner(roster, request.params.cohort, request.params.handle);
     if (learner === null) throw new HttpError('not-found');
-    const model = learnerPageModel(roster, learner, progress?.state ?? null, config.github?.stuckMinutes, new Date());
-    return render(reply, 200, shellFor(config, request, reply, model.title, null), { template: 'learner', model });
+    return renderLearnerPage(context, request, reply, roster, learner);
   });
 }
