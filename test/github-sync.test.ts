@@ -7,6 +7,8 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { RosterSync } from '../src/github/sync.js';
+import { RosterStore } from '../src/roster/store.js';
 import { ADMIN_REPO, EXAMPLE_ROSTER, WITH_PROVISIONING, WORKFLOW, WORKSHOP, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
 
 let admin: SimulatedAdmin | null = null;
@@ -274,6 +276,96 @@ describe('roster sync: a good neighbour to the provisioning job', () => {
     }
     assert.equal(admin.record().learners.length, 4, 'each round committed');
     assert.equal(admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches' }), 1);
+  });
+});
+
+describe('roster sync: a facilitator\'s edit reaches the roster of record', () => {
+  const ada = { github_handle: 'ada-lovelace', cohort_id: 'spring-2026' } as const;
+  const NOTE = 'private facilitator note';
+  const dispatches = (a: SimulatedAdmin) => a.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches' });
+
+  test('a notes edit is committed on top of the roster of record, changing that one field and nothing else', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    assert.equal((await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'Prefers Braille display' })).outcome, 'edited');
+    await companion.sync.syncNow();
+    assert.deepEqual(admin.record().learners, [{ ...EXAMPLE_ROSTER.learners[0]!, notes: 'Prefers Braille display' }]);
+    assert.deepEqual(admin.record().cohorts, EXAMPLE_ROSTER.cohorts);
+    assert.deepEqual(await companion.store.pending(), []);
+    assert.deepEqual(companion.sync.state.editProblems, []);
+    // Counts only: neither the learner nor the notes are in the message.
+    assert.equal(commits(admin)[0]!.message, 'Companion: 1 facilitator edit');
+  });
+
+  test('a field another writer changed meanwhile is kept, and the edit is reported in words, never overwritten', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'mine' });
+    await companion.store.register(grace);
+    admin.sim.faults.concurrentWriter({ repo: ADMIN_REPO, path: 'roster.json', when: 'before-put', count: 1, transform: (text) => text.replace(NOTE, 'theirs') });
+    await companion.sync.syncNow();
+    const record = admin.record();
+    assert.equal(record.learners[0]!.notes, 'theirs', 'the other writer\'s notes are kept');
+    assert.deepEqual(handles(record), ['ada-lovelace', 'grace-hopper'], 'the registration beside it still went through');
+    assert.equal(commits(admin)[0]!.message, 'Companion: 1 registration');
+    assert.deepEqual(await companion.store.pending(), [], 'the refused edit is not tried again and again');
+    assert.equal((await companion.local()).learners[0]!.notes, 'theirs', 'the working copy shows the roster of record');
+    const [problem] = companion.sync.state.editProblems;
+    assert.deepEqual({ github_handle: problem?.github_handle, field: problem?.field }, { github_handle: 'ada-lovelace', field: 'notes' });
+    assert.match(problem!.text, /Someone else changed the notes of ada-lovelace/);
+    const warning = companion.log.lines.find((l) => /facilitator edit was not applied/.test(l.msg));
+    assert.ok(warning, 'the refusal is logged');
+    assert.doesNotMatch(JSON.stringify(warning.obj), /mine|theirs/, 'never the notes themselves');
+  });
+
+  test('another writer\'s change to a different field of the same learner is kept beside the edit', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'mine' });
+    admin.sim.faults.concurrentWriter({ repo: ADMIN_REPO, path: 'roster.json', when: 'before-put', count: 1, transform: (text) => text.replace('"status": "active-day1"', '"status": "day1-complete"') });
+    await companion.sync.syncNow();
+    assert.deepEqual(admin.record().learners, [{ ...EXAMPLE_ROSTER.learners[0]!, notes: 'mine', status: 'day1-complete' }]);
+  });
+
+  test('an edit of a learner removed from the roster of record does not bring them back', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'mine' });
+    admin.sim.state.commitFile(ADMIN_REPO, 'roster.json', rosterText({ ...EXAMPLE_ROSTER, learners: [] }), { message: 'removed' });
+    await companion.sync.syncNow();
+    assert.deepEqual(admin.record().learners, []);
+    assert.match(companion.sync.state.editProblems[0]!.text, /no longer in the roster of record/);
+  });
+
+  test('marking a learner failed is committed, then the provisioning workflow is started; a notes edit starts nothing', async () => {
+    const { admin, companion } = await setUp({}, WITH_PROVISIONING, { dispatchWindowMs: 0 });
+    await companion.sync.syncNow();
+    await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'mine' });
+    await companion.sync.syncNow();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(dispatches(admin), 0);
+    await companion.store.edit({ ...ada, field: 'provision_state', from: 'provisioned', to: 'failed' });
+    await companion.sync.syncNow();
+    assert.equal(admin.record().learners[0]!.provision_state, 'failed');
+    for (let i = 0; i < 50 && dispatches(admin) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(admin.sim.requests.count({ method: 'POST', path: '/repos/*/*/actions/workflows/*/dispatches', status: 204 }), 1);
+  });
+
+  test('an edit waiting in the outbox survives a restart and is committed by the next store and sync on that file', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'kept across a restart' });
+    await companion.sync.stop();
+    await companion.store.close();
+    const store = new RosterStore({ path: companion.rosterPath, outbox: true });
+    const sync = new RosterSync(companion.github, companion.api, store, companion.log.log);
+    try {
+      await sync.syncNow();
+    } finally {
+      await sync.stop();
+    }
+    assert.equal(admin.record().learners[0]!.notes, 'kept across a restart');
+    assert.deepEqual(await store.pending(), []);
   });
 });
 

@@ -283,6 +283,73 @@ describe('roster store: registering', () => {
   });
 });
 
+describe('roster store: a facilitator\'s edit', () => {
+  const ada = { github_handle: 'ada-lovelace', cohort_id: 'spring-2026' } as const;
+
+  test('changes only that learner\'s field in the file, keeping every other byte a rewrite keeps', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath, now: () => new Date('2026-03-02T10:00:00.000Z') });
+    // The handle in another case is the same learner.
+    const result = await store.edit({ github_handle: 'Ada-Lovelace', cohort_id: 'spring-2026', field: 'notes', from: 'facilitator note', to: 'Uses NVDA with Firefox\nprefers large print' });
+    assert.deepEqual(result, { outcome: 'edited', current: 'Uses NVDA with Firefox\nprefers large print' });
+    const after = parseRoster(await readFile(rosterPath, 'utf8'));
+    assert.deepEqual(after.learners, [{ ...seeded.learners[0], notes: 'Uses NVDA with Firefox\nprefers large print' }]);
+    assert.deepEqual(after.cohorts, seeded.cohorts);
+    assert.deepEqual(after.sync_state, seeded.sync_state);
+  });
+
+  test('a field someone changed since the page was read is a conflict: the file is left byte for byte, and the value now is returned', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual(await store.edit({ ...ada, field: 'notes', from: 'what the page showed', to: 'mine' }), { outcome: 'conflict', current: 'facilitator note' });
+    assert.deepEqual(await store.edit({ ...ada, field: 'provision_state', from: 'failed', to: 'pending' }), { outcome: 'conflict', current: 'provisioned' });
+    assert.equal(await readFile(rosterPath, 'utf8'), text);
+  });
+
+  test('a learner who is not there, and a value already there, change nothing', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const store = new RosterStore({ path: rosterPath });
+    assert.deepEqual(await store.edit({ github_handle: 'grace-hopper', cohort_id: 'spring-2026', field: 'notes', from: '', to: 'x' }), { outcome: 'missing', current: null });
+    assert.deepEqual(await store.edit({ ...ada, cohort_id: 'autumn-2026', field: 'notes', from: '', to: 'x' }), { outcome: 'missing', current: null }, 'the cohort is part of who the learner is');
+    assert.deepEqual(await store.edit({ ...ada, field: 'provision_state', from: 'failed', to: 'provisioned' }), { outcome: 'unchanged', current: 'provisioned' });
+    assert.equal(await readFile(rosterPath, 'utf8'), text);
+  });
+
+  test('a record with no notes or provision state is edited from the contract\'s defaults', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath, { version: 1, learners: [{ github_handle: 'ada-lovelace', cohort_id: 'spring-2026' }] });
+    const store = new RosterStore({ path: rosterPath });
+    assert.equal((await store.edit({ ...ada, field: 'notes', from: '', to: 'first note' })).outcome, 'edited');
+    assert.equal((await store.edit({ ...ada, field: 'provision_state', from: 'pending', to: 'failed' })).outcome, 'edited');
+    assert.deepEqual(parseRoster(await readFile(rosterPath, 'utf8')).learners, [{ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', notes: 'first note', provision_state: 'failed' }]);
+  });
+
+  test('in GitHub mode an edit made is in the outbox before it is answered, survives a new store, and one refused is not', async () => {
+    const rosterPath = freshPath();
+    await seed(rosterPath);
+    let recorded = 0;
+    const store = new RosterStore({ path: rosterPath, outbox: true, onRecorded: () => (recorded += 1) });
+    await store.edit({ ...ada, field: 'notes', from: 'facilitator note', to: 'second note' });
+    await store.edit({ ...ada, field: 'notes', from: 'stale', to: 'third note' });
+    await store.register({ github_handle: 'grace-hopper', cohort_id: 'spring-2026', path: 'day2-only' });
+    assert.equal(recorded, 2);
+    const reopened = new RosterStore({ path: rosterPath, outbox: true });
+    const pending = await reopened.pending();
+    assert.deepEqual(
+      pending.map((e) => ('edit' in e ? e.edit : e.registration)),
+      [
+        { ...ada, field: 'notes', from: 'facilitator note', to: 'second note' },
+        { github_handle: 'grace-hopper', cohort_id: 'spring-2026', path: 'day2-only' },
+      ],
+    );
+    // The working copy shows the edit at once.
+    assert.equal((await reopened.read()).learners.find((l) => l.github_handle === 'ada-lovelace')?.notes, 'second note');
+  });
+});
+
 describe('roster store: faults', () => {
   function failing(step: 'write' | 'short' | 'sync' | 'rename' | 'mkdir' | 'open', code: string): { fs: RosterFs; heal: () => void } {
     let broken = true;

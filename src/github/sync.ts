@@ -4,25 +4,29 @@
  * admin repository with its blob `sha` as compare-and-swap; the local
  * working copy then follows the roster of record.
  *
- * - Only registrations are sent: a new learner (the contract's new-learner
- *   record) or a new `path` for one already there. Every other field, and a
- *   learner deleted from the roster of record, is left as the record has it.
+ * - Only registrations and facilitators' edits are sent: a new learner (the
+ *   contract's new-learner record), a new `path` for one already there, or
+ *   one edited field (notes, provision state). Every other field, and a
+ *   learner deleted from the roster of record, is left as the record has it;
+ *   an edit whose field someone else changed meanwhile is not applied, and
+ *   is reported (`editProblems`).
  * - A moved branch (409/422) is read again and the registrations re-applied,
  *   with jittered backoff and a bound; then again at the next round.
  * - A roster of record that breaks the contract is never written.
  * - No commit while a run of the provisioning workflow is queued or in
- *   progress, up to a bound; after committing new learners, the workflow is
- *   started, at most once per window.
+ *   progress, up to a bound; after committing new learners, or a learner
+ *   marked `failed` to be provisioned again, the workflow is started, at
+ *   most once per window.
  * - A burst of registrations is gathered into a few commits (rounds are
  *   started a short while after a registration, one at a time).
  * - Periodic reads are conditional (ETag), so an idle companion's pulls are
  *   answered 304 and cost no rate limit.
  */
 import type { GitHubConfig } from '../config.js';
-import { RosterInvalidError, emptyRoster, parseRoster, type Roster } from '../roster/contract.js';
-import { applyRegistrations, serializeCanonical } from '../roster/incremental.js';
+import { RosterInvalidError, emptyRoster, parseRoster, type LearnerEdit, type Roster } from '../roster/contract.js';
+import { applyChanges, serializeCanonical, type ChangeOutcome } from '../roster/incremental.js';
 import type { Logger } from '../roster/errors.js';
-import { entryRegistration, type OutboxEntry } from '../roster/outbox.js';
+import { entryChange, type OutboxEntry } from '../roster/outbox.js';
 import type { RosterStore } from '../roster/store.js';
 import { GitHubError, type GitHubApi, type RepoRef } from './client.js';
 
@@ -37,7 +41,7 @@ export interface SyncState {
   /** When a round last ended with nothing left undone that could be done. */
   readonly lastSuccessAt: Date | null;
   readonly lastCommit: { readonly sha: string; readonly changes: number; readonly at: Date } | null;
-  /** Registrations recorded here and not yet in a commit, as of the last look. */
+  /** Registrations and edits recorded here and not yet in a commit, as of the last look. */
   readonly pending: number;
   /** The last problem, in plain words; null once a round succeeds. */
   readonly problem: { readonly text: string; readonly at: Date } | null;
@@ -45,6 +49,29 @@ export interface SyncState {
   readonly waitingForProvisioningSince: Date | null;
   /** The last failure to start the provisioning workflow, if any since the last start. */
   readonly dispatchProblem: string | null;
+  /** Facilitators' edits the roster of record could not take, newest last (at most EDIT_PROBLEMS_KEPT). */
+  readonly editProblems: ReadonlyArray<EditProblem>;
+}
+
+/** An edit that was not applied to the roster of record, and why, in words. */
+export interface EditProblem {
+  readonly github_handle: string;
+  readonly cohort_id: string;
+  readonly field: LearnerEdit['field'];
+  readonly text: string;
+  readonly at: Date;
+}
+
+export const EDIT_PROBLEMS_KEPT = 50;
+
+const FIELD_WORDS: Readonly<Record<LearnerEdit['field'], string>> = { notes: 'notes', provision_state: 'provisioning state' };
+
+/** Why an edit was not applied, in words a facilitator can act on. */
+function editProblemText(edit: LearnerEdit, outcome: 'conflict' | 'missing'): string {
+  const field = FIELD_WORDS[edit.field];
+  return outcome === 'missing'
+    ? `${edit.github_handle} is no longer in the roster of record, so the change to their ${field} was not made.`
+    : `Someone else changed the ${field} of ${edit.github_handle} in the roster of record before this change reached it, so it was not made. Open the learner's page to see them now, and make the change again if it is still wanted.`;
 }
 
 export interface SyncOptions {
@@ -80,9 +107,11 @@ const DEFAULTS = {
   stopWaitMs: 2_000,
 } as const;
 
-/** The commit message: a count, never personal data. */
-export function commitMessage(changes: number): string {
-  return `Companion: ${changes} ${changes === 1 ? 'registration' : 'registrations'}`;
+/** The commit message: counts, never personal data. */
+export function commitMessage(registrations: number, edits = 0): string {
+  const counted = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const parts = [registrations > 0 || edits === 0 ? counted(registrations, 'registration', 'registrations') : null, edits > 0 ? counted(edits, 'facilitator edit', 'facilitator edits') : null];
+  return `Companion: ${parts.filter((p) => p !== null).join(', ')}`;
 }
 
 type RecordVersion = { roster: Roster; sha: string | null; etag: string | null };
@@ -135,6 +164,7 @@ export class RosterSync {
       problem: null,
       waitingForProvisioningSince: null,
       dispatchProblem: null,
+      editProblems: [],
     };
   }
 
@@ -300,7 +330,7 @@ export class RosterSync {
   }
 
   /**
-   * Commits the registrations waiting. The version of the roster of record
+   * Commits the changes waiting. The version of the roster of record
    * this companion last read or committed is tried first, without reading it
    * again (the compare-and-swap refuses it if the branch moved, and it is
    * read then); only a batch that would change nothing on that version is
@@ -312,16 +342,7 @@ export class RosterSync {
     let record = this.adopted ?? (await this.readRecord(branch, null))!;
     for (let attempt = 1; ; attempt++) {
       const now = new Date(this.now());
-      const { roster, outcomes } = applyRegistrations(record.roster, entries.map(entryRegistration), now);
-      const changes = outcomes.filter((o) => o === 'created' || o === 'updated').length;
-      const refused = entries.filter((_, i) => outcomes[i] === 'unknown-cohort');
-      if (refused.length > 0) {
-        // The cohort was listed when the person registered here, and has since gone from the roster of record.
-        this.log.warn(
-          { registrations: refused.map((e) => ({ github_handle: e.registration.github_handle, cohort_id: e.registration.cohort_id, at: e.at })) },
-          'roster sync: registrations for a cohort the roster of record no longer lists are not sent; ask these learners to register again',
-        );
-      }
+      const { roster, outcomes } = applyChanges(record.roster, entries.map(entryChange), now);
       if (roster === record.roster) {
         if (known) {
           // Nothing to change on the version known here: make sure of it on the current one.
@@ -329,17 +350,24 @@ export class RosterSync {
           record = (await this.readRecord(branch, null))!;
           continue;
         }
-        // Everything waiting is already in the roster of record.
+        // Everything waiting is already in the roster of record (or cannot be applied to it).
+        this.reportRefused(entries, outcomes);
         await this.adopt(record, entries);
         this.succeeded(await this.pendingCount());
         return;
       }
-      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, text: serializeCanonical(roster), sha: record.sha, message: commitMessage(changes) });
+      const registrations = outcomes.filter((o) => o === 'created' || o === 'updated').length;
+      const edits = outcomes.filter((o) => o === 'edited').length;
+      const changes = registrations + edits;
+      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, text: serializeCanonical(roster), sha: record.sha, message: commitMessage(registrations, edits) });
       if (result.kind === 'committed') {
-        this.log.info({ changes, registrations: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed registrations to the roster of record');
+        this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
+        this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
         await this.adopt({ roster, sha: result.blobSha, etag: null }, entries);
-        if (outcomes.includes('created')) this.requestDispatch();
+        // New learners, and learners marked failed to be provisioned again, are the workflow's work.
+        const toProvision = entries.some((e, i) => outcomes[i] === 'created' || (outcomes[i] === 'edited' && 'edit' in e && e.edit.field === 'provision_state' && e.edit.to === 'failed'));
+        if (toProvision) this.requestDispatch();
         this.succeeded(await this.pendingCount());
         return;
       }
@@ -358,6 +386,28 @@ export class RosterSync {
         throw new GitHubError('refused', `GitHub refused the commit to ${this.config.rosterFile} (${result.status}${result.message ? `: ${result.message}` : ''}); check the rules on the branch and the token's permissions`, result.status);
       }
     }
+  }
+
+  /** Logs the changes the roster of record could not take; an edit's also kept in `editProblems` for the pages. */
+  private reportRefused(entries: readonly OutboxEntry[], outcomes: readonly ChangeOutcome[]): void {
+    const registrations: Array<{ github_handle: string; cohort_id: string; at: string }> = [];
+    const problems: EditProblem[] = [];
+    entries.forEach((entry, i) => {
+      const outcome = outcomes[i];
+      if ('registration' in entry && outcome === 'unknown-cohort') {
+        registrations.push({ github_handle: entry.registration.github_handle, cohort_id: entry.registration.cohort_id, at: entry.at });
+      } else if ('edit' in entry && (outcome === 'conflict' || outcome === 'missing')) {
+        const { github_handle, cohort_id, field } = entry.edit;
+        problems.push({ github_handle, cohort_id, field, text: editProblemText(entry.edit, outcome), at: new Date(this.now()) });
+        // Never the notes themselves: they may say something personal.
+        this.log.warn({ github_handle, cohort_id, field, outcome, at: entry.at }, 'roster sync: a facilitator edit was not applied to the roster of record');
+      }
+    });
+    if (registrations.length > 0) {
+      // The cohort was listed when the person registered here, and has since gone from the roster of record.
+      this.log.warn({ registrations }, 'roster sync: registrations for a cohort the roster of record no longer lists are not sent; ask these learners to register again');
+    }
+    if (problems.length > 0) this.update({ editProblems: [...this.current.editProblems, ...problems].slice(-EDIT_PROBLEMS_KEPT) });
   }
 
   private async pendingCount(): Promise<number> {

@@ -115,6 +115,10 @@ export function isLinkableRepo(value: string): boolean {
   return REPO_RE.test(value) && !value.includes('..');
 }
 
+export function isProvisionState(value: unknown): value is ProvisionState {
+  return (PROVISION_STATES as readonly unknown[]).includes(value);
+}
+
 export function isPath(value: unknown): value is LearnerPath {
   return typeof value === 'string' && (PATHS as readonly string[]).includes(value);
 }
@@ -174,7 +178,7 @@ function checkLearner(value: unknown, where: string, problems: string[]): value 
   if ('learning_room_repo' in value && !isStringOrNull(value.learning_room_repo)) {
     problems.push(`${where}.learning_room_repo must be a string or null`);
   }
-  if ('provision_state' in value && !(PROVISION_STATES as readonly unknown[]).includes(value.provision_state)) {
+  if ('provision_state' in value && !isProvisionState(value.provision_state)) {
     problems.push(`${where}.provision_state must be one of ${PROVISION_STATES.join(', ')}`);
   }
   if ('status' in value && !(STATUSES as readonly unknown[]).includes(value.status)) {
@@ -353,6 +357,48 @@ export function upsertLearner(roster: Roster, registration: Registration, now: D
   return { roster: { ...roster, learners }, outcome: 'updated' };
 }
 
+/** The longest notes a facilitator can save, in characters. */
+export const NOTES_MAX_LENGTH = 2000;
+
+/**
+ * A facilitator's change to one field of one learner. `from` is the value
+ * the facilitator saw when deciding (`learnerNotes`, `learnerProvisionState`),
+ * so a change someone else made meanwhile is noticed rather than overwritten.
+ */
+export type LearnerEdit = Readonly<
+  | { github_handle: string; cohort_id: string; field: 'notes'; from: string; to: string }
+  | { github_handle: string; cohort_id: string; field: 'provision_state'; from: ProvisionState; to: ProvisionState }
+>;
+
+export type EditOutcome = 'edited' | 'unchanged' | 'conflict' | 'missing';
+
+/** The value of the field an edit is about, with the contract's default where the record has none. */
+export function editedValue(learner: Learner, field: LearnerEdit['field']): string {
+  return field === 'notes' ? learnerNotes(learner) : learnerProvisionState(learner);
+}
+
+/**
+ * The edit rule for one record: already the new value, unchanged; some
+ * other value than the one the facilitator saw, a conflict (kept as it is);
+ * otherwise the record with that one field changed and nothing else.
+ */
+export function editedLearner(learner: Learner, edit: LearnerEdit): { learner: Learner; outcome: Exclude<EditOutcome, 'missing'> } {
+  const current = editedValue(learner, edit.field);
+  if (current === edit.to) return { learner, outcome: 'unchanged' };
+  if (current !== edit.from) return { learner, outcome: 'conflict' };
+  return { learner: { ...learner, [edit.field]: edit.to }, outcome: 'edited' };
+}
+
+/** The plain rule for a roster: the learner with the edit's key, edited (`editedLearner`). */
+export function editLearner(roster: Roster, edit: LearnerEdit): { roster: Roster; outcome: EditOutcome } {
+  const key = learnerKey(edit.github_handle, edit.cohort_id);
+  const index = roster.learners.findIndex((l) => keyOfLearner(l) === key);
+  if (index === -1) return { roster, outcome: 'missing' };
+  const { learner, outcome } = editedLearner(roster.learners[index]!, edit);
+  if (outcome !== 'edited') return { roster, outcome };
+  return { roster: { ...roster, learners: roster.learners.with(index, learner) }, outcome };
+}
+
 // ECMA-402 defines `a.localeCompare(b)` as comparing with a collator built
 // from the same (default) locale and options, so this orders exactly as the
 // provisioning tool's `localeCompare` does, without rebuilding one per call.
@@ -397,6 +443,9 @@ export function learnerPath(l: Learner): LearnerPath {
 }
 export function learnerProvisionState(l: Learner): ProvisionState {
   return l.provision_state ?? 'pending';
+}
+export function learnerNotes(l: Learner): string {
+  return typeof l.notes === 'string' ? l.notes : '';
 }
 export function learnerStatus(l: Learner): LearnerStatus {
   return l.status ?? 'awaiting-ack';

@@ -14,12 +14,15 @@ import {
   canonicalRoster,
   cohortIdFor,
   compareKeys,
+  editedLearner,
   learnerKey,
   listedCohorts,
   newLearner,
   sortLearners,
   keyOfLearner as plainKeyOf,
+  type EditOutcome,
   type Learner,
+  type LearnerEdit,
   type Learners,
   type Registration,
   type Roster,
@@ -141,13 +144,42 @@ const keyIndexes = derivedFrom<Learners, Map<string, Learner>>((learners) => new
  * unchanged bytes are copied across in runs.
  */
 export function applyRegistrations(roster: Roster, registrations: readonly Registration[], now: Date): { roster: Roster; outcomes: UpsertOutcome[] } {
+  const applied = applyChanges(
+    roster,
+    registrations.map((registration) => ({ registration })),
+    now,
+  );
+  // A registration's outcome is always an upsert outcome.
+  return { roster: applied.roster, outcomes: applied.outcomes as UpsertOutcome[] };
+}
+
+/** A change to the roster: a registration, or a facilitator's edit of one field. */
+export type RosterChange = Readonly<{ registration: Registration } | { edit: LearnerEdit }>;
+export type ChangeOutcome = UpsertOutcome | EditOutcome;
+
+/**
+ * Registrations and edits in order, as `upsertLearner` and `editLearner` one
+ * after another would apply them; otherwise as `applyRegistrations`.
+ */
+export function applyChanges(roster: Roster, changes: readonly RosterChange[], now: Date): { roster: Roster; outcomes: ChangeOutcome[] } {
   const listed = listedCohorts(roster);
   const sorted = sortedLearners(roster.learners);
   const index = keyIndexes.get(sorted);
   // New learners in the order they were first registered, and changed existing ones by key.
   const created = new Map<string, Learner>();
   const changed = new Map<string, Learner>();
-  const outcomes = registrations.map((registration): UpsertOutcome => {
+  const outcomes = changes.map((change): ChangeOutcome => {
+    if ('edit' in change) {
+      const key = learnerKey(change.edit.github_handle, change.edit.cohort_id);
+      const existing = created.get(key) ?? changed.get(key) ?? index.get(key);
+      if (existing === undefined) return 'missing';
+      const { learner, outcome } = editedLearner(existing, change.edit);
+      if (outcome !== 'edited') return outcome;
+      keys.remember(learner, key);
+      (created.has(key) ? created : changed).set(key, learner);
+      return outcome;
+    }
+    const { registration } = change;
     const cohortId = listed.length > 0 ? cohortIdFor(registration.cohort_id, listed) : registration.cohort_id;
     if (cohortId === null) return 'unknown-cohort';
     const key = learnerKey(registration.github_handle, cohortId);
@@ -217,6 +249,11 @@ export function applyRegistrations(roster: Roster, registrations: readonly Regis
   texts.remember(learners, new LearnersText(pieces, lengths));
   sortedVersions.remember(learners, learners);
   return { roster: canonicalRoster({ ...roster, learners }, now, sortedLearners), outcomes };
+}
+
+/** The learner with an identity key, through the key index kept beside the sorted learners. */
+export function learnerWithKey(roster: Roster, key: string): Learner | undefined {
+  return keyIndexes.get(sortedLearners(roster.learners)).get(key);
 }
 
 /** The roster as it will be written (`canonicalRoster`), sorting each learners array only once. */

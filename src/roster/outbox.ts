@@ -1,8 +1,10 @@
 /**
- * The outbox: registrations recorded durably beside the local roster until a
- * commit to the roster of record carries them (GitHub mode).
+ * The outbox: registrations and facilitators' edits recorded durably beside
+ * the local roster until a commit to the roster of record carries them
+ * (GitHub mode).
  *
- * One JSON object per line (`{"id", "at", "registration"}`), appended and
+ * One JSON object per line (`{"id", "at", "registration"}` or
+ * `{"id", "at", "edit"}`), appended and
  * flushed before the person is told they are registered, and rewritten
  * atomically (temporary file, flush, rename) when committed entries are
  * dropped. The store calls it only while holding the roster's lock, so
@@ -11,38 +13,55 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { isPath, type Registration } from './contract.js';
+import { isPath, isProvisionState, type LearnerEdit, type Registration } from './contract.js';
+import type { RosterChange } from './incremental.js';
 import type { RosterFs } from './store.js';
 
-export interface OutboxEntry {
-  readonly id: string;
-  /** When it was recorded (ISO-8601). */
-  readonly at: string;
-  readonly registration: Registration;
-}
+export type OutboxEntry = Readonly<
+  {
+    id: string;
+    /** When it was recorded (ISO-8601). */
+    at: string;
+  } & ({ registration: Registration } | { edit: LearnerEdit })
+>;
 
 /** The outbox file beside a roster file. */
 export function outboxPath(rosterFile: string): string {
   return `${rosterFile}.outbox.jsonl`;
 }
 
-/** The registration an entry records, received at the entry's time. */
-export function entryRegistration(entry: OutboxEntry): Registration {
-  return { ...entry.registration, registered_at: entry.at };
+/** The change an entry records; a registration is received at the entry's time. */
+export function entryChange(entry: OutboxEntry): RosterChange {
+  return 'edit' in entry ? { edit: entry.edit } : { registration: { ...entry.registration, registered_at: entry.at } };
 }
 
 export function newEntryId(): string {
   return `${Date.now().toString(36)}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
 }
 
-function isEntry(value: unknown): value is OutboxEntry {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, at, registration } = value as Record<string, unknown>;
-  if (typeof id !== 'string' || typeof at !== 'string' || typeof registration !== 'object' || registration === null) return false;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** The registration or edit a parsed line holds, with only the fields it may have; null when it is not one. */
+function entryOf(value: unknown): OutboxEntry | null {
+  if (!isRecord(value)) return null;
+  const { id, at, registration, edit } = value;
+  if (typeof id !== 'string' || typeof at !== 'string') return null;
   // The time becomes the learner's registered_at, which the contract wants as toISOString writes it.
-  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString() !== at) return false;
-  const r = registration as Record<string, unknown>;
-  return typeof r.github_handle === 'string' && typeof r.cohort_id === 'string' && isPath(r.path);
+  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString() !== at) return null;
+  if (isRecord(registration)) {
+    const { github_handle, cohort_id, path: learnerPath } = registration;
+    if (typeof github_handle !== 'string' || typeof cohort_id !== 'string' || !isPath(learnerPath)) return null;
+    return { id, at, registration: { github_handle, cohort_id, path: learnerPath } };
+  }
+  if (isRecord(edit)) {
+    const { github_handle, cohort_id, field, from, to } = edit;
+    if (typeof github_handle !== 'string' || typeof cohort_id !== 'string' || typeof from !== 'string' || typeof to !== 'string') return null;
+    if (field === 'notes') return { id, at, edit: { github_handle, cohort_id, field, from, to } };
+    if (field === 'provision_state' && isProvisionState(from) && isProvisionState(to)) return { id, at, edit: { github_handle, cohort_id, field, from, to } };
+  }
+  return null;
 }
 
 /** Reads the entries in the order they were recorded; an unreadable line other than a torn last one is an error. */
@@ -64,8 +83,9 @@ export async function readOutbox(fs: RosterFs, file: string): Promise<OutboxEntr
     } catch {
       value = undefined;
     }
-    if (isEntry(value)) {
-      entries.push({ id: value.id, at: value.at, registration: { github_handle: value.registration.github_handle, cohort_id: value.registration.cohort_id, path: value.registration.path } });
+    const entry = entryOf(value);
+    if (entry !== null) {
+      entries.push(entry);
     } else if (i !== lines.length - 1) {
       throw new Error(`the outbox ${file} has an unreadable entry on line ${i + 1}`);
     }
@@ -74,7 +94,7 @@ export async function readOutbox(fs: RosterFs, file: string): Promise<OutboxEntr
 }
 
 function linesOf(entries: readonly OutboxEntry[]): Buffer {
-  return Buffer.from(entries.map((e) => `${JSON.stringify({ id: e.id, at: e.at, registration: e.registration })}\n`).join(''));
+  return Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
 }
 
 /** Appends entries and flushes them to disk before resolving. */

@@ -4,9 +4,10 @@
  * - Reads are cached and the cache is checked against the file's identity
  *   (inode, size, modification and change times in nanoseconds), so a change
  *   made by another program is noticed on the next read.
- * - Registrations are queued; while one write is in flight the next ones
- *   gather and are applied together in the following write (group commit).
- *   Each caller is answered only once its registration is durably on disk.
+ * - Registrations and facilitators' edits are queued; while one write is in
+ *   flight the next ones gather and are applied together in the following
+ *   write (group commit). Each caller is answered only once its change is
+ *   durably on disk.
  * - Every read-modify-write holds a cross-process lock (a `<roster>.lock`
  *   directory, taken over when its holder stops refreshing it), re-reads the
  *   file under the lock, and replaces it atomically: a temporary file in the
@@ -21,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { RosterInvalidError, emptyRoster, keyOfLearner, parseRoster, type Registration, type Roster, type UpsertOutcome } from './contract.js';
-import { applyRegistrations, canonicalForm, serializeCanonicalChunks } from './incremental.js';
-import { appendOutbox, dropFromOutbox, entryRegistration, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
+import { RosterInvalidError, editedValue, emptyRoster, keyOfLearner, learnerKey, parseRoster, type EditOutcome, type LearnerEdit, type Registration, type Roster, type UpsertOutcome } from './contract.js';
+import { applyChanges, canonicalForm, learnerWithKey, serializeCanonicalChunks, type ChangeOutcome, type RosterChange } from './incremental.js';
+import { appendOutbox, dropFromOutbox, entryChange, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
 import { RosterTooLargeError, RosterUnavailableError, silentLog, type Logger } from './errors.js';
 import { properLock, type LockFn } from './lock.js';
 
@@ -50,6 +51,8 @@ export interface RosterFs {
 }
 
 export type RegisterResult = { outcome: UpsertOutcome };
+/** An edit's outcome, and the field's value afterwards (null when the learner is not there). */
+export type EditResult = { outcome: EditOutcome; current: string | null };
 
 /** The largest roster file read by default (20 MiB). */
 export const DEFAULT_ROSTER_MAX_BYTES = 20 * 1024 * 1024;
@@ -67,11 +70,11 @@ export interface RosterStoreOptions {
   now?: () => Date;
   log?: Logger;
   /**
-   * GitHub mode: every accepted registration is also recorded in the outbox
-   * beside the roster, before it is confirmed, until a commit carries it.
+   * GitHub mode: every accepted registration and edit is also recorded in the
+   * outbox beside the roster, before it is confirmed, until a commit carries it.
    */
   outbox?: boolean;
-  /** Called after registrations were recorded in the outbox. */
+  /** Called after changes were recorded in the outbox. */
   onRecorded?: () => void;
 }
 
@@ -91,8 +94,9 @@ const SWEEP_INTERVAL_MS = 60_000;
 const MAX_LINKS = 40;
 
 interface Pending {
-  registration: Registration;
-  resolve: (result: RegisterResult) => void;
+  change: RosterChange;
+  /** Given the change's outcome and the roster it was applied to. */
+  resolve: (outcome: ChangeOutcome, roster: Roster) => void;
   reject: (error: unknown) => void;
 }
 
@@ -153,7 +157,28 @@ export class RosterStore {
    */
   register(registration: Registration): Promise<RegisterResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ registration, resolve, reject });
+      // A registration's outcome is always an upsert outcome.
+      this.queue.push({ change: { registration }, resolve: (outcome) => resolve({ outcome: outcome as UpsertOutcome }), reject });
+      this.startFlush();
+    });
+  }
+
+  /**
+   * A facilitator's edit of one learner's field (the contract's edit rule):
+   * made in the file, or refused as a conflict when the field no longer holds
+   * the value the facilitator saw. In GitHub mode an edit made is also
+   * recorded in the outbox for the roster of record. Resolves once the change
+   * is durably on disk, or at once when nothing was changed.
+   */
+  edit(edit: LearnerEdit): Promise<EditResult> {
+    return new Promise((resolve, reject) => {
+      const key = learnerKey(edit.github_handle, edit.cohort_id);
+      const resolveEdit = (outcome: ChangeOutcome, roster: Roster) => {
+        const learner = learnerWithKey(roster, key);
+        // An edit's outcome is always an edit outcome.
+        resolve({ outcome: outcome as EditOutcome, current: learner === undefined ? null : editedValue(learner, edit.field) });
+      };
+      this.queue.push({ change: { edit }, resolve: resolveEdit, reject });
       this.startFlush();
     });
   }
@@ -165,7 +190,7 @@ export class RosterStore {
 
   // -- The outbox (GitHub mode) --
 
-  /** The registrations recorded here and not yet carried by a commit to the roster of record, oldest first. */
+  /** The changes recorded here and not yet carried by a commit to the roster of record, oldest first. */
   pending(): Promise<OutboxEntry[]> {
     return this.withLock((target) => readOutbox(this.fs, outboxPath(target)));
   }
@@ -173,7 +198,7 @@ export class RosterStore {
   /**
    * Follows the roster of record: drops the entries a commit has carried
    * (`committed`), then makes the local roster the roster of record with the
-   * registrations still waiting applied to it. Returns how many still wait.
+   * changes still waiting applied to it. Returns how many still wait.
    */
   adoptRecord(record: Roster, committed: ReadonlySet<string>): Promise<number> {
     return this.withLock(async (target) => {
@@ -183,7 +208,7 @@ export class RosterStore {
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
       const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : await readOutbox(this.fs, file);
       const now = this.now();
-      const local = applyRegistrations(canonicalForm(record, now), waiting.map(entryRegistration), now).roster;
+      const local = applyChanges(canonicalForm(record, now), waiting.map(entryChange), now).roster;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
       return waiting.length;
     });
@@ -387,18 +412,19 @@ export class RosterStore {
         }
         batch = this.queue.splice(0);
         const now = this.now();
-        const { roster, outcomes } = applyRegistrations(current.roster, batch.map((p) => p.registration), now);
-        const recorded = this.useOutbox ? batch.filter((_, i) => outcomes[i] !== 'unknown-cohort') : [];
+        const { roster, outcomes } = applyChanges(current.roster, batch.map((p) => p.change), now);
+        // Registrations are recorded even when the working copy has them already (the roster of record may not); edits only when made.
+        const recorded = this.useOutbox ? batch.filter((p, i) => ('edit' in p.change ? outcomes[i] === 'edited' : outcomes[i] !== 'unknown-cohort')) : [];
         try {
           await this.sweepNowAndThen(target);
           // Recorded for the roster of record first: a crash after this sends a registration nobody was told of, never the reverse.
           const at = now.toISOString();
-          await appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, registration: p.registration })));
+          await appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change })));
           if (roster !== current.roster) await this.writeAtomically(target, roster, current.mode ?? 0o600);
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
-        batch.forEach((p, i) => p.resolve({ outcome: outcomes[i]! }));
+        batch.forEach((p, i) => p.resolve(outcomes[i]!, roster));
         if (recorded.length > 0) this.onRecorded();
       } finally {
         await release();

@@ -227,12 +227,22 @@ export async function structureOf(page: Page): Promise<Structure> {
 }
 
 /**
+ * Resolves after the page has been rendered twice. Browsers apply `autofocus`
+ * in a rendering update, which on a busy machine can come after the load event
+ * that ends a navigation; checks of where focus starts wait for this first.
+ */
+export async function afterRendering(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+}
+
+/**
  * The error pattern after a failed submit: focus on the summary, the title
  * prefixed "Error: ", one summary link per invalid field, each pointing at a
  * field that is marked invalid and described by an inline message with the
  * same words.
  */
 export async function errorPatternProblems(page: Page, expectedLinks: number): Promise<string[]> {
+  await afterRendering(page);
   return page.evaluate((expected) => {
     const problems: string[] = [];
     const text = (el: Element | null) => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
