@@ -20,24 +20,18 @@ import type { Config } from '../config.js';
 import {
   enrollmentIssue,
   isLinkableRepo,
+  learnerNotes,
   learnerProvisionState,
   normalizeHandle,
+  type EditOutcome,
   type Learner,
+  type LearnerEdit,
   type ProvisionState,
 } from '../roster/contract.js';
 import { PROVISION_LABELS } from '../lib/labels.js';
 import { GitHubError, type GitHubProblem, type RepoRef } from './client.js';
 import type { OperationsApi } from './operations-api.js';
 
-// ---------------------------------------------------------------------------
-// The roster edits, as the store records them. One place wires them to the store.
-
-export const NOTES_MAX_LENGTH = 2000;
-export type LearnerEdit = Readonly<
-  | { github_handle: string; cohort_id: string; field: 'notes'; from: string; to: string }
-  | { github_handle: string; cohort_id: string; field: 'provision_state'; from: ProvisionState; to: ProvisionState }
->;
-export type EditOutcome = 'edited' | 'unchanged' | 'conflict' | 'missing';
 /** Records a roster edit (the store's `edit`); null where this companion cannot edit the roster. */
 export type RosterEditor = ((edit: LearnerEdit) => Promise<{ outcome: EditOutcome; current: string | null }>) | null;
 
@@ -91,11 +85,6 @@ export function notesDigest(notes: string): string {
 /** Line breaks as a browser sends them (CR LF) become the roster's own (LF). */
 export function normalizeNotes(text: string): string {
   return text.replace(/\r\n?/g, '\n');
-}
-
-/** The notes of a learner as the roster holds them ('' when there are none). */
-export function notesOf(learner: Learner): string {
-  return typeof learner.notes === 'string' ? learner.notes : '';
 }
 
 /** How long notes are, as the limit counts them: in characters, not UTF-16 units. */
@@ -402,7 +391,7 @@ export class FacilitatorOperations {
 
   private async saveNotes(learner: Learner, notes: { seen: string; text: string }, outcome: (kind: Outcome, text: string, extra?: Partial<LearnerOutcome>) => LearnerOutcome): Promise<LearnerOutcome> {
     const handle = normalizeHandle(learner.github_handle);
-    const current = notesOf(learner);
+    const current = learnerNotes(learner);
     const conflict = (now: string) =>
       outcome('conflict', `Not saved: someone else changed ${handle}'s notes since you opened the page. What you typed is below, with the notes as they are now.`, { notes: { attempted: notes.text, current: now } });
     if (notesDigest(current) !== notes.seen) return conflict(current);

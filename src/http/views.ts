@@ -141,6 +141,8 @@ export type ConnectionModel =
       problem: { text: string; time: TimeModel } | null;
       waitingForProvisioningSince: TimeModel | null;
       dispatchProblem: string | null;
+      /** Facilitators' edits the roster of record could not take, newest first. */
+      editProblems: Array<{ handle: string; cohort: string; href: string; text: string; time: TimeModel }>;
     };
 
 export interface OptionModel {
@@ -443,6 +445,8 @@ export interface LearnerOperationsModel {
   /** The notes form; null when notes cannot be edited here (and `notesUnavailable` says why). */
   notes: { field: TextAreaModel; seen: string } | null;
   notesUnavailable: string | null;
+  /** This learner's edits the roster of record could not take (GitHub mode), newest first. */
+  editProblems: Array<{ text: string; time: TimeModel }>;
 }
 
 export interface LearnerPageModel {

@@ -105,6 +105,13 @@ export function connectionModel(github: GitHubConfig | null, state: SyncState | 
     problem: state.problem === null ? null : { text: state.problem.text, time: time(state.problem.at)! },
     waitingForProvisioningSince: time(state.waitingForProvisioningSince),
     dispatchProblem: state.dispatchProblem,
+    editProblems: [...state.editProblems].reverse().map((p) => ({
+      handle: p.github_handle,
+      cohort: p.cohort_id,
+      href: learnerPage(p),
+      text: p.text,
+      time: time(p.at)!,
+    })),
   };
 }
 

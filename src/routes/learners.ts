@@ -12,10 +12,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   LEARNER_FIELDS,
+  NOTES_MAX_LENGTH,
   cohortLabel,
   enrollmentIssue,
   isLinkableRepo,
   learnerKey,
+  learnerNotes,
   learnerPath as dayPathOf,
   learnerProvisionState,
   learnerStatus,
@@ -46,6 +48,7 @@ import {
   type TimeModel,
 } from '../http/views.js';
 import type { ProgressState } from '../github/progress.js';
+import type { EditProblem } from '../github/sync.js';
 import {
   deriveProgress,
   describeEvidence,
@@ -60,7 +63,7 @@ import { timeModel } from './time.js';
 import { requireFacilitator } from './auth.js';
 import type { AppContext } from './context.js';
 import { PATH_LABELS, PROVISION_LABELS, STATUS_LABELS } from '../lib/labels.js';
-import { NOTES_MAX_LENGTH, OPERATION_NAMES, notesDigest, notesOf, type FacilitatorOperations, type LearnerOperation } from '../github/operations.js';
+import { OPERATION_NAMES, notesDigest, type FacilitatorOperations, type LearnerOperation } from '../github/operations.js';
 
 /**
  * The learner page's address: the cohort id and the handle (without a
@@ -220,7 +223,12 @@ const OPERATION_HINTS: Record<Exclude<LearnerOperation, 'notes' | 'provision'>, 
 };
 
 /** The operations section of a learner's page: what is offered, what is not and why, and the notes form. */
-export function learnerOperationsModel(ops: FacilitatorOperations, learner: Learner, notesForm: NotesFormState | null = null): LearnerOperationsModel {
+export function learnerOperationsModel(
+  ops: FacilitatorOperations,
+  learner: Learner,
+  notesForm: NotesFormState | null = null,
+  editProblems: ReadonlyArray<EditProblem> = [],
+): LearnerOperationsModel {
   const offered: LearnerOperationModel[] = [];
   const notOffered: string[] = [];
   const handle = normalizeHandle(learner.github_handle);
@@ -257,7 +265,7 @@ export function learnerOperationsModel(ops: FacilitatorOperations, learner: Lear
     else if (invitePlan.kind === 'cannot') notOffered.push(`${OPERATION_NAMES.invite} is not offered: ${invitePlan.reason}`);
   }
   const notesPlan = ops.plan('notes', learner);
-  const current = notesOf(learner);
+  const current = learnerNotes(learner);
   return {
     learner: keyOfLearner(learner),
     back: learnerPath(learner),
@@ -271,6 +279,10 @@ export function learnerOperationsModel(ops: FacilitatorOperations, learner: Lear
           }
         : null,
     notesUnavailable: notesPlan.kind === 'cannot' ? notesPlan.reason : null,
+    editProblems: editProblems
+      .filter((p) => learnerKey(p.github_handle, p.cohort_id) === keyOfLearner(learner))
+      .reverse()
+      .map((p) => ({ text: p.text, time: timeModel(p.at.toISOString())! })),
   };
 }
 
@@ -312,7 +324,7 @@ export function learnerPageModel(
 
 /** Renders a learner's page; with a notes form sent back with an error, that error and what was typed. */
 export function renderLearnerPage(
-  { config, progress, operations }: AppContext,
+  { config, progress, operations, sync }: AppContext,
   request: FastifyRequest,
   reply: FastifyReply,
   roster: Roster,
@@ -321,7 +333,7 @@ export function renderLearnerPage(
   notesForm: NotesFormState | null = null,
 ): FastifyReply {
   const errors: FieldError[] = notesForm === null ? [] : [{ field: 'notes', message: notesForm.error }];
-  const model = learnerPageModel(roster, learner, progress?.state ?? null, config.github?.stuckMinutes, new Date(), learnerOperationsModel(operations, learner, notesForm), errors);
+  const model = learnerPageModel(roster, learner, progress?.state ?? null, config.github?.stuckMinutes, new Date(), learnerOperationsModel(operations, learner, notesForm, sync?.state.editProblems ?? []), errors);
   return render(reply, status, shellFor(config, request, reply, model.title, null, errors.length > 0), { template: 'learner', model });
 }
 

@@ -21,7 +21,7 @@
  * token, and are rate limited.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { learnerKey, learnerProvisionState, normalizeHandle, PROVISION_STATES, type Learner, type ProvisionState, type Roster } from '../roster/contract.js';
+import { NOTES_MAX_LENGTH, isProvisionState, learnerKey, learnerNotes, learnerProvisionState, normalizeHandle, type Learner, type ProvisionState, type Roster } from '../roster/contract.js';
 import { field, fieldList, formFields, type Fields } from '../http/fields.js';
 import { HttpError } from '../http/errors.js';
 import { operationsRateLimited } from '../http/rate-limit.js';
@@ -30,14 +30,12 @@ import { shellFor } from '../http/shell.js';
 import { render, type FieldError, type OperationConfirmModel, type OperationPlanItem, type OperationResultItem, type OperationResultModel } from '../http/views.js';
 import type { StoredResult } from '../http/operation-results.js';
 import {
-  NOTES_MAX_LENGTH,
   OPERATION_NAMES,
   OUTCOME_WORDS,
   isBulkOperation,
   isOperation,
   normalizeNotes,
   notesLength,
-  notesOf,
   type LearnerOperation,
   type LearnerOutcome,
   type Operation,
@@ -208,7 +206,7 @@ function confirmModel(context: AppContext, form: OperationForm & { operation: Op
   let notes: OperationConfirmModel['notes'] = null;
   if (operation === 'notes' && only !== null) {
     hidden.push({ name: 'notes', value: form.notes ?? '' }, { name: 'notes_seen', value: form.notesSeen });
-    notes = { current: lines(notesOf(only)), next: lines(form.notes ?? '') };
+    notes = { current: lines(learnerNotes(only)), next: lines(form.notes ?? '') };
   }
   const who = only !== null ? normalizeHandle(only.github_handle) : plural(items.length, 'learner', 'learners');
   const title = `Check and confirm: ${name} for ${who}`;
@@ -358,7 +356,7 @@ export function operationRoutes(app: FastifyInstance, context: AppContext): void
     }
     const operation = form.operation!;
     const found = resolved!.found;
-    const shown = PROVISION_STATES.find((s) => s === form.from) ?? null;
+    const shown = isProvisionState(form.from) ? form.from : null;
     const run: OperationRequest = {
       operation,
       learners: found,
