@@ -119,7 +119,8 @@ export function toGitHubError(error: unknown, what: string, now = Date.now()): G
       return new GitHubError('not-found', `GitHub answered "not found" when the companion tried to ${what}: the repository, branch or workflow does not exist, or the token cannot see it`, status);
     case null:
     case 500:
-      if (status === null || /fetch failed|timeout|aborted|ECONN|ENOTFOUND|EAI_AGAIN|socket/i.test(String(e.message ?? ''))) {
+      // A request that got no answer at all (Octokit reports it as a 500 without a response): a dropped connection, a timeout, DNS.
+      if (status === null || e.response === undefined || /fetch failed|timeout|aborted|ECONN|ENOTFOUND|EAI_AGAIN|socket/i.test(String(e.message ?? ''))) {
         return new GitHubError('unreachable', `GitHub could not be reached to ${what} (${describeNetworkError(e)}); the companion tries again`, status);
       }
       return new GitHubError('server', `GitHub answered with a server error (${status}) when the companion tried to ${what}; it tries again`, status);
@@ -133,7 +134,13 @@ export function toGitHubError(error: unknown, what: string, now = Date.now()): G
 export function describeNetworkError(e: OctokitErrorShape): string {
   const text = String(e.message ?? '');
   if (/timeout|aborted/i.test(text)) return 'no answer in time';
-  const code = /\b(E[A-Z]+)\b/.exec(`${text} ${String((e.cause as { code?: string } | undefined)?.code ?? '')}`);
+  // The error code is on the innermost cause (Octokit's error wraps fetch's, which wraps the socket's).
+  const codes: string[] = [];
+  for (let cause: unknown = e.cause, depth = 0; cause !== null && typeof cause === 'object' && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const value = (cause as { code?: unknown }).code;
+    if (typeof value === 'string') codes.push(value);
+  }
+  const code = /\b(E[A-Z]+|UND_ERR_[A-Z_]+)\b/.exec(`${text} ${codes.join(' ')}`);
   return code ? `network error ${code[1]}` : 'network error';
 }
 
