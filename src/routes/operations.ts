@@ -244,7 +244,7 @@ function resultModel(result: StoredResult): OperationResultModel {
   const at = timeModel(result.at)!;
   if (result.general !== null) {
     const what = result.dryRun ? 'Dry run of provisioning' : name;
-    return { title: `${what}: ${OUTCOME_WORDS[result.general.outcome].toLowerCase()}`, summary: [result.general.text], at, notes: null, items: [], back: result.back, backLabel };
+    return { title: `${what}: ${OUTCOME_WORDS[result.general.outcome].toLowerCase()}`, summary: [`${OUTCOME_WORDS[result.general.outcome]}. ${result.general.text}`], at, notes: null, items: [], back: result.back, backLabel };
   }
   const items: OperationResultItem[] = result.learners.map((l) => ({
     handle: l.github_handle,

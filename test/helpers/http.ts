@@ -58,9 +58,12 @@ export class HttpClient {
     return this.send('GET', path, undefined, options);
   }
 
-  post(path: string, form: Record<string, string>, options: RequestOptions = {}): Promise<Response> {
+  /** Posts a form; a field given as a list is sent once per value, as check boxes with one name are. */
+  post(path: string, form: Record<string, string | readonly string[]>, options: RequestOptions = {}): Promise<Response> {
     const headers = { 'content-type': 'application/x-www-form-urlencoded', ...options.headers };
-    return this.send('POST', path, new URLSearchParams(form).toString(), { ...options, headers });
+    const body = new URLSearchParams();
+    for (const [name, value] of Object.entries(form)) for (const item of typeof value === 'string' ? [value] : value) body.append(name, item);
+    return this.send('POST', path, body.toString(), { ...options, headers });
   }
 
   /** GETs a page and returns the CSRF token of its (first) form. */
