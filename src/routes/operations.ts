@@ -195,9 +195,11 @@ function confirmModel(context: AppContext, form: OperationForm & { operation: Op
     const plan = ops.plan(operation, learner);
     const handle = normalizeHandle(learner.github_handle);
     items.push({ handle, cohort: learner.cohort_id, href: learnerPath(learner), text: ops.describe(plan, learner), can: plan.kind !== 'cannot' });
-    if (plan.kind !== 'cannot') hidden.push({ name: 'learner', value: learnerKey(learner.github_handle, learner.cohort_id) });
+    // Every learner asked for goes on, those the operation cannot apply to as well: the result and the log then say why each was not done.
+    hidden.push({ name: 'learner', value: learnerKey(learner.github_handle, learner.cohort_id) });
   }
   for (const { handle, cohort } of resolved.missing) {
+    hidden.push({ name: 'learner', value: learnerKey(handle, cohort) });
     items.push({ handle: normalizeHandle(handle), cohort, href: learnerPath({ github_handle: handle, cohort_id: cohort }), text: missingText(normalizeHandle(handle)), can: false });
   }
   const canCount = items.filter((i) => i.can).length;
