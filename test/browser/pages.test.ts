@@ -468,6 +468,107 @@ const STATES: State[] = [
       assert.match(await page.locator('main').innerText(), /Open: the current challenge/);
     },
   },
+  {
+    name: 'learner-page-local',
+    roster: example,
+    status: 200,
+    h1: 'Learner: ada-lovelace',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
+      assert.match(await page.locator('main').innerText(), /This companion is in local mode: it is not connected to GitHub/);
+    },
+  },
+  {
+    name: 'learner-notes-too-long',
+    roster: example,
+    status: 400,
+    h1: 'Learner: ada-lovelace',
+    errors: 1,
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
+      await page.locator('#notes').fill('x'.repeat(2001));
+      await submit(page, 'Save notes');
+      assert.equal(await page.locator('#notes').inputValue(), 'x'.repeat(2001), 'the notes typed are kept after an error');
+    },
+  },
+  {
+    name: 'operation-confirm-notes',
+    roster: example,
+    status: 200,
+    h1: 'Check and confirm: Save notes for ada-lovelace',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
+      await page.locator('#notes').fill('Uses NVDA with Firefox.\nAsked for a second reminder before Day 2.');
+      await submit(page, 'Save notes');
+    },
+  },
+  {
+    name: 'operation-result-notes',
+    roster: example,
+    status: 200,
+    h1: 'Save notes for ada-lovelace: done',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
+      await page.locator('#notes').fill('Saved by the browser suite.');
+      await submit(page, 'Save notes');
+      await submit(page, 'Confirm: save notes');
+      assert.match((await page.locator('[role="status"]').innerText()).trim(), /^Done\. Notes saved for ada-lovelace in the roster file\.$/);
+    },
+  },
+  {
+    name: 'dashboard-bulk-errors',
+    server: 'github',
+    status: 400,
+    h1: 'Cohort dashboard',
+    errors: 2,
+    open: async (page, s) => {
+      await signIn(page, s);
+      await submit(page, 'Continue');
+    },
+  },
+  {
+    name: 'operation-confirm-bulk',
+    server: 'github',
+    status: 200,
+    h1: 'Check and confirm: Mark acknowledged for 2 learners',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.locator('#select-1').check();
+      await page.locator('#select-2').check();
+      await page.locator('input[name="operation"][value="acked"]').check();
+      await submit(page, 'Continue');
+    },
+  },
+  {
+    name: 'operation-result-bulk',
+    server: 'github',
+    status: 200,
+    h1: 'Mark acknowledged for 2 learners: 1 done, 1 not done',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.locator('#select-1').check();
+      await page.locator('#select-2').check();
+      await page.locator('input[name="operation"][value="acked"]').check();
+      await submit(page, 'Continue');
+      await submit(page, 'Confirm: mark acknowledged for 1 learner');
+      assert.match(await page.locator('[role="status"]').innerText(), /Of 2 learners: 1 done, 1 not done\./);
+    },
+  },
+  {
+    name: 'operation-confirm-provisioning',
+    server: 'github',
+    status: 200,
+    h1: 'Check and confirm: a dry run of provisioning',
+    open: async (page, s) => {
+      await signIn(page, s);
+      await page.locator('#dry_run').check();
+      await submit(page, 'Start provisioning');
+    },
+  },
 ];
 
 /** Servers handed to one test at a time: a state owns its server's roster from writing it to the end of its checks. */

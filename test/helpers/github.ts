@@ -136,6 +136,9 @@ export const FAST_GITHUB: AppDeps['github'] = { client: { retryBaseMs: 10 }, syn
 /** A fine-grained token's permissions for the sync and derived progress. */
 export const PROGRESS_PERMISSIONS = { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } as const;
 
+/** A token that may also do every facilitator operation: labels (Issues write), invitations (Administration write), provisioning (Actions write). */
+export const OPERATIONS_PERMISSIONS = { ...PROGRESS_PERMISSIONS, issues: 'write', administration: 'write' } as const;
+
 export const ENROLLMENT_REPO = 'Community-Access/git-going-with-github';
 export const ROOM = 'Community-Access/learning-room-spring-2026-ada-lovelace';
 

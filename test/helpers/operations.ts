@@ -13,13 +13,12 @@ import type { Permissions } from '../../dev/github-simulator/index.js';
 import type { Roster } from '../../src/roster/contract.js';
 import { TEST_TOKEN, startApp, startAppWithRoster, type TestApp } from './app.js';
 import { csrfFrom, HttpClient } from './http.js';
-import { ENROLLMENT_REPO, EXAMPLE_ROSTER, FAST_GITHUB, ROOM, WITH_PROVISIONING, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './github.js';
+import { ENROLLMENT_REPO, EXAMPLE_ROSTER, FAST_GITHUB, OPERATIONS_PERMISSIONS, ROOM, WITH_PROVISIONING, githubEnv, rosterText, startAdmin, type SimulatedAdmin } from './github.js';
 import { serializeRoster } from '../../src/roster/contract.js';
 
 export const ALAN_ROOM = 'Community-Access/learning-room-spring-2026-alan-turing';
 
-/** A token that may do every operation: labels (Issues write), invitations (Administration write), provisioning (Actions write), the roster (Contents write). */
-export const OPERATIONS_PERMISSIONS: Permissions = { contents: 'write', issues: 'write', pull_requests: 'read', actions: 'write', administration: 'write', metadata: 'read' };
+export { OPERATIONS_PERMISSIONS };
 
 /**
  * Four learners: Ada (provisioned, enrollment issue 1), Grace (provisioning

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT, startServer as startCompanion, type RunningServer } from '../../helpers/server.js';
-import { COHORT_IN_PROGRESS, PROGRESS_PERMISSIONS, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from '../../helpers/github.js';
+import { COHORT_IN_PROGRESS, OPERATIONS_PERMISSIONS, WITH_PROVISIONING, githubEnv, rosterText, seedCohortInProgress, startAdmin, type SimulatedAdmin } from '../../helpers/github.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const TOKEN = 'browser-suite-facilitator-token-0123456789';
@@ -93,15 +93,16 @@ export interface GitHubServer extends Server {
 /**
  * Starts the GitHub simulator (in this process, on loopback) seeded with a
  * cohort in progress, and the built server in GitHub mode against it, reading
- * the roster of record and progress every second.
+ * the roster of record and progress every second. Its token may do every
+ * facilitator operation, and the provisioning workflow is configured.
  */
 export async function startGitHubServer(): Promise<GitHubServer> {
   const now = Date.now();
-  const admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(now)), permissions: PROGRESS_PERMISSIONS });
+  const admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(now)), permissions: OPERATIONS_PERMISSIONS });
   let server: Server;
   try {
     seedCohortInProgress(admin, now);
-    server = await startServer({ ...githubEnv(admin), COMPANION_SYNC_INTERVAL: '1', COMPANION_PROGRESS_INTERVAL: '1' });
+    server = await startServer({ ...githubEnv(admin), ...WITH_PROVISIONING, COMPANION_SYNC_INTERVAL: '1', COMPANION_PROGRESS_INTERVAL: '1' });
   } catch (error) {
     await admin.close();
     throw error;
