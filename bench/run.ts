@@ -50,6 +50,9 @@
  *   BENCH_BURST_RATE=50            registrations started per second in the burst
  *   BENCH_SYNC_INTERVAL=60         COMPANION_SYNC_INTERVAL (s) for the burst and GitHub-mode registration runs
  *   BENCH_IDLE_SECONDS=10          how long the idle companion is watched
+ *   BENCH_GITHUB_ROSTER=registering  the github-registration roster: `registering` (nobody provisioned yet) or
+ *                                  `mixed` (a cohort under way: the progress reader's first full read of it
+ *                                  runs during the measured seconds)
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -61,7 +64,7 @@ import { Latencies, loadGet, loadRegistrationFlow, mergeResults, processCpuMs, t
 import { ADMIN_REPO, ROSTER_FILE, handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
 import { startGitHubProcess } from './lib/github-process.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
-import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText } from './lib/roster.js';
+import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText, type RosterStage } from './lib/roster.js';
 import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type RunningServer } from './lib/servers.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -71,6 +74,12 @@ const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'rep
 type ScenarioKind = (typeof SCENARIOS)[number];
 
 // ---------------------------------------------------------------- settings
+
+function stageSetting(): RosterStage {
+  const value = process.env.BENCH_GITHUB_ROSTER ?? 'registering';
+  if (value !== 'registering' && value !== 'mixed') throw new Error(`BENCH_GITHUB_ROSTER must be registering or mixed, not ${JSON.stringify(value)}`);
+  return value;
+}
 
 function intSetting(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name]?.trim();
@@ -102,6 +111,7 @@ function readSettings() {
     burstRate: intSetting('BENCH_BURST_RATE', 50, 1, 10_000),
     syncIntervalS: intSetting('BENCH_SYNC_INTERVAL', 60, 1, 86_400),
     idleS: intSetting('BENCH_IDLE_SECONDS', 10, 1, 600),
+    registrationStage: stageSetting(),
   };
   return {
     durationS: intSetting('BENCH_DURATION', 8, 1, 600),
@@ -513,8 +523,8 @@ interface ModeRun {
 async function registrationRound(settings: Settings, files: RunFiles, mode: Mode, round: number, durationS: number): Promise<ModeRun> {
   const learners = settings.registerGetSize;
   const rosterPath = path.join(files.work, `roster-${mode}-${round}.json`);
-  // A cohort taking registrations: nobody provisioned yet, so the progress reader has no learner to read (its cost is the progress-refresh scenario's).
-  const text = rosterText(learners, 'registering');
+  // By default a cohort taking registrations: nobody provisioned yet, so the progress reader has no learner to read.
+  const text = rosterText(learners, settings.github.registrationStage);
   await writeRosterText(rosterPath, text);
   const github = mode === 'local' ? null : await startGitHubProcess(text, settings.github.latencyMs);
   let server: RunningServer | null = null;
