@@ -15,12 +15,14 @@
  *   repeat              the same flow at the GET /register roster size, posting usernames that are
  *                       already registered, so nothing is written: the flow's cost without the write
  *
- * GitHub mode, against the project's GitHub simulator in this process on loopback with
- * BENCH_GITHUB_LATENCY ms added to every API answer, the companion pointed at it:
+ * GitHub mode, against the project's GitHub simulator on loopback with BENCH_GITHUB_LATENCY ms
+ * added to every API answer, the companion pointed at it:
  *
  *   github-registration the registration flow in local mode and in GitHub mode (outbox and sync), at the
- *                       GET /register roster size, in alternating rounds on fresh servers: the ratio of the two
- *   github-burst        BENCH_BURST registrations paced at BENCH_BURST_RATE a second, each a GET and a POST;
+ *                       GET /register roster size, in alternating rounds on fresh servers: the ratio of the two;
+ *                       the simulator runs in its own process at the lowest CPU priority (GitHub's work is not
+ *                       the companion's: see bench/lib/github-process.ts)
+ *   github-burst        (simulator in this process) BENCH_BURST registrations paced at BENCH_BURST_RATE a second, each a GET and a POST;
  *                       the time from each 303 to the first commit that carries it (the roster of record is
  *                       watched every 20 ms), the commits made, and afterwards every handle exactly once there
  *   github-idle         no registrations, COMPANION_SYNC_INTERVAL=1 for BENCH_IDLE_SECONDS: the companion's
@@ -48,6 +50,9 @@
  *   BENCH_BURST_RATE=50            registrations started per second in the burst
  *   BENCH_SYNC_INTERVAL=60         COMPANION_SYNC_INTERVAL (s) for the burst and GitHub-mode registration runs
  *   BENCH_IDLE_SECONDS=10          how long the idle companion is watched
+ *   BENCH_GITHUB_ROSTER=registering  the github-registration roster: `registering` (nobody provisioned yet) or
+ *                                  `mixed` (a cohort under way: the progress reader's first full read of it
+ *                                  runs during the measured seconds)
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -57,8 +62,9 @@ import { fileURLToPath } from 'node:url';
 import { HttpClient, readCsrf } from '../test/helpers/http.js';
 import { Latencies, loadGet, loadRegistrationFlow, mergeResults, processCpuMs, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
 import { ADMIN_REPO, ROSTER_FILE, handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
+import { startGitHubProcess } from './lib/github-process.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
-import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText } from './lib/roster.js';
+import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText, type RosterStage } from './lib/roster.js';
 import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type RunningServer } from './lib/servers.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -68,6 +74,12 @@ const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'rep
 type ScenarioKind = (typeof SCENARIOS)[number];
 
 // ---------------------------------------------------------------- settings
+
+function stageSetting(): RosterStage {
+  const value = process.env.BENCH_GITHUB_ROSTER ?? 'registering';
+  if (value !== 'registering' && value !== 'mixed') throw new Error(`BENCH_GITHUB_ROSTER must be registering or mixed, not ${JSON.stringify(value)}`);
+  return value;
+}
 
 function intSetting(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name]?.trim();
@@ -99,6 +111,7 @@ function readSettings() {
     burstRate: intSetting('BENCH_BURST_RATE', 50, 1, 10_000),
     syncIntervalS: intSetting('BENCH_SYNC_INTERVAL', 60, 1, 86_400),
     idleS: intSetting('BENCH_IDLE_SECONDS', 10, 1, 600),
+    registrationStage: stageSetting(),
   };
   return {
     durationS: intSetting('BENCH_DURATION', 8, 1, 600),
@@ -484,7 +497,7 @@ interface RunFiles {
 }
 
 /** A companion in GitHub mode against `github`, ready once its first sync with the roster of record has succeeded (/readyz). */
-async function startGitHubCompanion(files: RunFiles, rosterPath: string, github: SimulatedGitHub, syncIntervalS: number, what: string): Promise<RunningServer> {
+async function startGitHubCompanion(files: RunFiles, rosterPath: string, github: { url: string; token: string }, syncIntervalS: number, what: string): Promise<RunningServer> {
   const server = await startCompanion({
     rosterPath,
     logFile: files.logFile,
@@ -510,9 +523,10 @@ interface ModeRun {
 async function registrationRound(settings: Settings, files: RunFiles, mode: Mode, round: number, durationS: number): Promise<ModeRun> {
   const learners = settings.registerGetSize;
   const rosterPath = path.join(files.work, `roster-${mode}-${round}.json`);
-  const text = rosterText(learners);
+  // By default a cohort taking registrations: nobody provisioned yet, so the progress reader has no learner to read.
+  const text = rosterText(learners, settings.github.registrationStage);
   await writeRosterText(rosterPath, text);
-  const github = mode === 'local' ? null : await startGitHub(text, settings.github.latencyMs);
+  const github = mode === 'local' ? null : await startGitHubProcess(text, settings.github.latencyMs);
   let server: RunningServer | null = null;
   try {
     if (github) {
@@ -521,16 +535,16 @@ async function registrationRound(settings: Settings, files: RunFiles, mode: Mode
       server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir });
       log(`  companion (local mode, round ${round + 1}) pid ${server.pid} on port ${server.port}`);
     }
-    const commitsBefore = github?.commits() ?? 0;
+    const commitsBefore = (await github?.commits()) ?? 0;
     const before = await readRoster(rosterPath);
     // Held off: the sync's first read, due about a second in, is answered only after the round.
-    if (mode === 'github-held') github!.sim.faults.setLatency(durationS * 1000 + 500);
+    if (mode === 'github-held') await github!.setLatency(durationS * 1000 + 500);
     const result = await loadRegistrationFlow({ ...flowOptions(settings, server, `${mode === 'github-held' ? 'held' : mode}${round}`), durationS, serverPid: server.pid });
-    github?.sim.faults.setLatency(settings.github.latencyMs);
+    await github?.setLatency(settings.github.latencyMs);
     // A 303 is sent only once the registration is durably written (to the working copy, and in GitHub mode to the outbox).
     const after = await readRoster(rosterPath);
     const lost = result.accepted.filter((a) => !after.keys.has(learnerKey(a.handle, a.cohort))).map((a) => `${a.handle}@${a.cohort}`);
-    const commits = (github?.commits() ?? 0) - commitsBefore;
+    const commits = ((await github?.commits()) ?? 0) - commitsBefore;
     const { code } = await server.stop();
     server = null;
     if (code !== 0) log(`  companion exited with code ${code}`);

@@ -3,7 +3,7 @@
  * over real HTTP: nothing here is mocked inside the process.
  */
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
@@ -449,6 +449,31 @@ describe('roster sync: committing on the version it knows', () => {
     const after = admin.sim.requests.list({ afterSeq: mark });
     assert.deepEqual(after.map((r) => `${r.method} ${r.status}`), ['PUT 200']);
     assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'grace-hopper', 'hedy']);
+  });
+
+  test('after its own commit the working copy, already holding what was committed, is not written again; after another writer\'s it is', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    const sameLearners = async () => assert.deepEqual((await companion.local()).learners, admin.record().learners);
+    await companion.store.register(grace);
+    await companion.store.edit({ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', field: 'notes', from: 'private facilitator note', to: 'edited here' });
+    const written = (await stat(companion.rosterPath)).ino;
+    await companion.sync.syncNow();
+    assert.equal(commits(admin)[0]!.message, 'Companion: 1 registration, 1 facilitator edit');
+    assert.equal((await stat(companion.rosterPath)).ino, written, 'the working copy was replaced although it held the commit already');
+    await sameLearners();
+    // Another writer's commit: the next one is made on a version this companion has not seen, so the working copy follows it.
+    admin.sim.faults.concurrentWriter({ repo: ADMIN_REPO, path: 'roster.json', when: 'before-put', count: 1, transform: (text) => text.replace('"status": "active-day1"', '"status": "day1-complete"') });
+    await companion.store.register({ ...grace, github_handle: 'hedy-lamarr' });
+    await companion.sync.syncNow();
+    assert.equal((await companion.local()).learners[0]!.status, 'day1-complete');
+    await sameLearners();
+    // A change made to the working copy by another program is not assumed away either.
+    const text = await readFile(companion.rosterPath, 'utf8');
+    await writeFile(companion.rosterPath, text.replace('"path": "day1-day2"', '"path": "day2-only"'));
+    await companion.store.register({ ...grace, github_handle: 'katherine-johnson' });
+    await companion.sync.syncNow();
+    await sameLearners();
   });
 
   test('a registration that would change nothing on the known version is checked on a fresh read before it is dropped', async () => {

@@ -51,7 +51,7 @@ export async function startGitHub(rosterText: string, latencyMs: number): Promis
 }
 
 /** The companion's GitHub-mode settings against the simulator. */
-export function githubEnv(github: SimulatedGitHub, syncIntervalS: number): Record<string, string> {
+export function githubEnv(github: { url: string; token: string }, syncIntervalS: number): Record<string, string> {
   return {
     COMPANION_GITHUB_REPO: ADMIN_REPO,
     COMPANION_GITHUB_TOKEN: github.token,

@@ -22,11 +22,20 @@ export const COHORTS: Cohort[] = [
   { cohort_id: 'winter-2026', label: 'Winter 2026 cohort', opens_at: '2026-12-01T15:00:00.000Z' },
 ];
 
-/** Learner `i` of a generated roster: handles `learner-000001` and so on, states spread evenly. */
-function learner(i: number): Learner {
+/**
+ * The learners a generated roster holds: `mixed`, provisioning states,
+ * statuses and enrollment issues spread evenly (a cohort under way);
+ * `registering`, every learner registered and waiting to be provisioned (a
+ * cohort still taking registrations), so GitHub mode's progress reader has no
+ * Learning Room or enrollment issue to read.
+ */
+export type RosterStage = 'mixed' | 'registering';
+
+/** Learner `i` of a generated roster: handles `learner-000001` and so on. */
+function learner(i: number, stage: RosterStage): Learner {
   const cohort = COHORTS[i % COHORTS.length]!;
   const handle = `learner-${String(i + 1).padStart(6, '0')}`;
-  const state = PROVISION_STATES[i % PROVISION_STATES.length]!;
+  const state = stage === 'registering' ? 'pending' : PROVISION_STATES[i % PROVISION_STATES.length]!;
   const provisioned = state === 'provisioned' || state === 'healed';
   const registered = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
   const record: Learner = {
@@ -35,22 +44,22 @@ function learner(i: number): Learner {
     path: i % 5 === 0 ? 'day2-only' : 'day1-day2',
     learning_room_repo: provisioned ? `Community-Access/learning-room-${cohort.cohort_id}-${handle}` : null,
     provision_state: state,
-    status: STATUSES[i % STATUSES.length]!,
+    status: stage === 'registering' ? 'awaiting-ack' : STATUSES[i % STATUSES.length]!,
     registered_at: registered,
     last_signal_at: provisioned ? new Date(Date.UTC(2026, 2, 2, 16) + i * 1000).toISOString() : null,
     notes: i % 7 === 0 ? 'Prefers NVDA; check the audio on day 1.' : '',
   };
   // The intake sync adds fields the companion must keep; some learners carry them.
-  if (i % 3 === 0) Object.assign(record, { enrollment_repo: 'Community-Access/glow-enrollment', enrollment_issue_number: 1000 + i });
+  if (stage === 'mixed' && i % 3 === 0) Object.assign(record, { enrollment_repo: 'Community-Access/glow-enrollment', enrollment_issue_number: 1000 + i });
   return record;
 }
 
-export function generateRoster(learners: number): Roster {
+export function generateRoster(learners: number, stage: RosterStage = 'mixed'): Roster {
   return {
     version: 1,
     generated_at: null,
     cohorts: COHORTS.map((c) => ({ ...c })),
-    learners: Array.from({ length: learners }, (_, i) => learner(i)),
+    learners: Array.from({ length: learners }, (_, i) => learner(i, stage)),
   };
 }
 
@@ -60,8 +69,8 @@ export async function writeRoster(file: string, learners: number): Promise<numbe
 }
 
 /** A generated roster of `learners` learners, canonically serialised (GitHub mode seeds the roster of record with the same text). */
-export function rosterText(learners: number): string {
-  return serializeRoster(generateRoster(learners), new Date());
+export function rosterText(learners: number, stage: RosterStage = 'mixed'): string {
+  return serializeRoster(generateRoster(learners, stage), new Date());
 }
 
 /** Writes a roster's text as the roster file. Returns its size in bytes. */

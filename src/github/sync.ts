@@ -352,8 +352,7 @@ export class RosterSync {
         }
         // Everything waiting is already in the roster of record (or cannot be applied to it).
         this.reportRefused(entries, outcomes);
-        await this.adopt(record, entries);
-        this.succeeded(await this.pendingCount());
+        this.succeeded(await this.adopt(record, entries));
         return;
       }
       const registrations = outcomes.filter((o) => o === 'created' || o === 'updated').length;
@@ -364,11 +363,11 @@ export class RosterSync {
         this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
-        await this.adopt({ roster, sha: result.blobSha, etag: null }, entries);
+        const waiting = await this.adopt({ roster, sha: result.blobSha, etag: null }, entries, record.roster);
         // New learners, and learners marked failed to be provisioned again, are the workflow's work.
         const toProvision = entries.some((e, i) => outcomes[i] === 'created' || (outcomes[i] === 'edited' && 'edit' in e && e.edit.field === 'provision_state' && e.edit.to === 'failed'));
         if (toProvision) this.requestDispatch();
-        this.succeeded(await this.pendingCount());
+        this.succeeded(waiting);
         return;
       }
       if (attempt >= this.options.conflictAttempts) {
@@ -410,15 +409,12 @@ export class RosterSync {
     if (problems.length > 0) this.update({ editProblems: [...this.current.editProblems, ...problems].slice(-EDIT_PROBLEMS_KEPT) });
   }
 
-  private async pendingCount(): Promise<number> {
+  /** Makes the working copy follow `record` (committed from `basis`, when it is a commit's); returns how many changes still wait. */
+  private async adopt(record: RecordVersion, committed: readonly OutboxEntry[], basis?: Roster): Promise<number> {
     if (this.abandoned) return this.current.pending;
-    return (await this.store.pending()).length;
-  }
-
-  private async adopt(record: RecordVersion, committed: readonly OutboxEntry[]): Promise<void> {
-    if (this.abandoned) return;
-    await this.store.adoptRecord(record.roster, new Set(committed.map((e) => e.id)));
+    const waiting = await this.store.adoptRecord(record.roster, new Set(committed.map((e) => e.id)), basis);
     this.adopted = record;
+    return waiting;
   }
 
   /**

@@ -79,7 +79,7 @@ export interface RosterStoreOptions {
 }
 
 /** What the file held the last time it was read: a roster, or why it could not be used. */
-type Remembered = { signature: string; roster: Roster; failure?: undefined } | { signature: string; failure: Error };
+type Remembered = { signature: string; roster: Roster; failure?: undefined } | { signature: string; roster?: undefined; failure: Error };
 
 interface CurrentFile {
   roster: Roster;
@@ -126,6 +126,13 @@ export class RosterStore {
   private readyFolder: string | null = null;
   /** When (monotonic ms) temporary files left by interrupted writers were last swept away; null: not yet. */
   private sweptAt: number | null = null;
+  /**
+   * GitHub mode: the roster of record the working copy was last made to
+   * follow, and the identity of the working copy as this store last wrote it.
+   * While the file is still that one, it is exactly that record with the
+   * outbox's changes applied in order.
+   */
+  private followed: { record: Roster; signature: string } | null = null;
 
   constructor(options: RosterStoreOptions) {
     this.path = path.resolve(options.path);
@@ -199,17 +206,30 @@ export class RosterStore {
    * Follows the roster of record: drops the entries a commit has carried
    * (`committed`), then makes the local roster the roster of record with the
    * changes still waiting applied to it. Returns how many still wait.
+   *
+   * `basis` is the roster the committed one was made from, when it is the
+   * commit's: if that is the record the working copy last followed, and the
+   * file is still as this store wrote it, the working copy already is the new
+   * record with the waiting changes applied (the committed entries are the
+   * outbox's first ones, applied in the same order), and is not written again.
    */
-  adoptRecord(record: Roster, committed: ReadonlySet<string>): Promise<number> {
+  adoptRecord(record: Roster, committed: ReadonlySet<string>, basis?: Roster): Promise<number> {
     return this.withLock(async (target) => {
       // A local file that breaks the contract is reported, never overwritten, even here.
       const current = await this.currentFile();
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
       const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : await readOutbox(this.fs, file);
+      const followed = this.followed;
+      if (basis !== undefined && followed?.record === basis && this.remembered?.signature === followed.signature) {
+        this.followed = { record, signature: followed.signature };
+        return waiting.length;
+      }
       const now = this.now();
       const local = applyChanges(canonicalForm(record, now), waiting.map(entryChange), now).roster;
+      this.followed = null;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
+      if (this.remembered?.roster === local) this.followed = { record, signature: this.remembered.signature };
       return waiting.length;
     });
   }
@@ -415,6 +435,9 @@ export class RosterStore {
         const { roster, outcomes } = applyChanges(current.roster, batch.map((p) => p.change), now);
         // Registrations are recorded even when the working copy has them already (the roster of record may not); edits only when made.
         const recorded = this.useOutbox ? batch.filter((p, i) => ('edit' in p.change ? outcomes[i] === 'edited' : outcomes[i] !== 'unknown-cohort')) : [];
+        // While the file is the record followed with the outbox applied, it stays so: these changes go to both.
+        const followed = this.followed !== null && this.remembered?.roster === current.roster && this.remembered.signature === this.followed.signature ? this.followed : null;
+        this.followed = null;
         try {
           await this.sweepNowAndThen(target);
           // Recorded for the roster of record first: a crash after this sends a registration nobody was told of, never the reverse.
@@ -424,6 +447,7 @@ export class RosterStore {
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
+        if (followed !== null && this.remembered?.roster === roster) this.followed = { record: followed.record, signature: this.remembered.signature };
         batch.forEach((p, i) => p.resolve(outcomes[i]!, roster));
         if (recorded.length > 0) this.onRecorded();
       } finally {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterRendering, DESKTOP, NARROW, newContext } from './helpers/audits.js';
+import { DESKTOP, focusSettled, NARROW, newContext } from './helpers/audits.js';
 import { TOKEN, exampleRoster, launchBrowser, readRoster, screenshotDir, startGitHubServer, startServer, writeRoster, type GitHubServer, type Server } from './helpers/env.js';
 
 /** What has focus, in words: "#id" for an element with an id, otherwise its tag and text. */
@@ -199,7 +199,7 @@ describe('keyboard journeys, with JavaScript off', () => {
     await tabTo(page, '#github_handle');
     // Enter in the empty username field submits the form with no username and no cohort.
     await pressAndWait(page, 'Enter');
-    await afterRendering(page);
+    await focusSettled(page, '.error-summary');
     assert.equal(await page.title(), 'Error: Register for the GLOW workshop - GLOW Companion');
     assert.equal(await focused(page), 'div.error-summary "There is a problem Enter your GitHub username Select your cohort"');
     await page.screenshot({ path: path.join(shots, 'error-summary-focused.png') });

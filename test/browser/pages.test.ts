@@ -15,7 +15,6 @@ import {
   LAYOUT_RULES,
   NARROW,
   PageWatch,
-  afterRendering,
   axeProblems,
   controlContrastProblems,
   errorPatternProblems,
@@ -648,7 +647,6 @@ describe('every page state in a real browser', { concurrency: CONCURRENCY }, () 
         const watch = await PageWatch.attach(page);
         await state.open(page, server);
         await page.waitForLoadState('load');
-        await afterRendering(page);
 
         const status = watch.document?.status;
         if (status !== state.status) problems.push(`the page answered ${status}, expected ${state.status}`);

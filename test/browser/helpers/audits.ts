@@ -227,12 +227,17 @@ export async function structureOf(page: Page): Promise<Structure> {
 }
 
 /**
- * Resolves after the page has been rendered twice. Browsers apply `autofocus`
- * in a rendering update, which on a busy machine can come after the load event
- * that ends a navigation; checks of where focus starts wait for this first.
+ * Waits (up to `ms`) until the element `selector` finds has focus. Browsers
+ * apply `autofocus` in a rendering update, which on a busy machine can come
+ * after the load event that ends a navigation. Polled from here, not in the
+ * page: the pages are tested with scripting off as well, where no timer or
+ * animation frame of the page's runs. The caller checks focus afterwards.
  */
-export async function afterRendering(page: Page): Promise<void> {
-  await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+export async function focusSettled(page: Page, selector: string, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && !(await page.evaluate((s) => document.activeElement === document.querySelector(s), selector))) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**
@@ -242,7 +247,7 @@ export async function afterRendering(page: Page): Promise<void> {
  * same words.
  */
 export async function errorPatternProblems(page: Page, expectedLinks: number): Promise<string[]> {
-  await afterRendering(page);
+  await focusSettled(page, '.error-summary');
   return page.evaluate((expected) => {
     const problems: string[] = [];
     const text = (el: Element | null) => (el?.textContent ?? '').replace(/\s+/g, ' ').trim();
