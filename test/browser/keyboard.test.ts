@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DESKTOP, focusSettled, NARROW, newContext } from './helpers/audits.js';
 import { TOKEN, exampleRoster, launchBrowser, readRoster, screenshotDir, startGitHubServer, startServer, writeRoster, type GitHubServer, type Server } from './helpers/env.js';
+import { ENROLLMENT_REPO } from '../helpers/github.js';
 
 /** What has focus, in words: "#id" for an element with an id, otherwise its tag and text. */
 async function focused(page: Page): Promise<string> {
@@ -372,5 +373,66 @@ describe('keyboard journey in GitHub mode, with JavaScript off', () => {
     await page.goBack();
     assert.equal(page.url(), filtered);
     assert.equal(await page.locator('#attention').isChecked(), true);
+  });
+
+  test('a bulk operation with the keyboard alone: a form sent too soon, its errors followed, learners selected, the operation chosen, checked, confirmed, and the result read', async () => {
+    await context?.close();
+    context = await newContext(browser, { javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${server.base}/login`);
+    await page.locator('#token').fill(TOKEN);
+    await pressAndWait(page, 'Enter');
+
+    // Continue with nothing chosen: the dashboard comes back, focus on the error summary.
+    await tabTo(page, 'button.button "Continue"', 'Tab', 120);
+    await pressAndWait(page, 'Enter');
+    await focusSettled(page, '.error-summary');
+    assert.equal(await page.title(), 'Error: Cohort dashboard - GLOW Companion');
+    assert.match(await focused(page), /^div\.error-summary "There is a problem Choose what to do for the selected learners Select at least one learner"$/);
+    await press(page, 'Tab', 2);
+    assert.equal(await focused(page), 'a "Select at least one learner"');
+    await press(page, 'Enter');
+    assert.equal(await focused(page), '#select-1', 'the summary link puts focus on the first learner\'s check box');
+    assert.deepEqual(await accessible(page, '#select-1'), { role: 'checkbox', name: 'Select ada-lovelace (spring-2026)', description: 'Error: Select at least one learner' });
+
+    // Space checks the box; Tab moves through the row to the next one.
+    await press(page, 'Space');
+    assert.equal(await page.locator('#select-1').isChecked(), true);
+    await tabTo(page, '#select-2', 'Tab', 10);
+    await press(page, 'Space');
+    assert.equal(await page.locator('#select-2').isChecked(), true);
+
+    // Tab enters the operations on the first radio; Space chooses it; Tab reaches Continue.
+    await tabTo(page, '#operation', 'Tab', 20);
+    const group = await accessible(page, 'fieldset:has(#operation)');
+    assert.equal(group.name, 'What to do for the selected learners');
+    assert.deepEqual(await accessible(page, '#operation').then((r) => [r.role, r.name]), ['radio', 'Mark acknowledged']);
+    await press(page, 'Space');
+    assert.equal(await page.locator('#operation').isChecked(), true);
+    await press(page, 'Tab');
+    assert.equal(await focused(page), 'button.button "Continue"');
+    await pressAndWait(page, 'Enter');
+
+    // The confirmation: what will happen to each, and who will see it; nothing done yet.
+    assert.equal(await page.title(), 'Check and confirm: Mark acknowledged for 2 learners - GLOW Companion');
+    const confirm = await page.locator('main').innerText();
+    assert.match(confirm, /ada-lovelace \(spring-2026\): Add the label acked/);
+    assert.match(confirm, /grace-hopper \(spring-2026\): Not included\. No enrollment issue is recorded for grace-hopper/);
+    assert.match(confirm, /Who will see it/);
+    assert.deepEqual(server.admin.sim.state.issue(ENROLLMENT_REPO, 1).labels, []);
+    await tabTo(page, 'button.button "Confirm: mark acknowledged for 1 learner"', 'Tab', 30);
+    await pressAndWait(page, 'Enter');
+
+    // The result, in the title, the heading and a status region.
+    assert.match(new URL(page.url()).pathname, /^\/operations\/results\/[A-Za-z0-9_-]{22}$/);
+    assert.equal(await page.title(), 'Mark acknowledged for 2 learners: 1 done, 1 not done - GLOW Companion');
+    const status = page.locator('[role="status"]');
+    assert.match((await status.innerText()).replace(/\s+/g, ' '), /^Of 2 learners: 1 done, 1 not done\. Each learner's outcome is listed below, with the reason for each one that was not done\.$/);
+    assert.match(await page.locator('main').innerText(), /ada-lovelace \(spring-2026\): Done\. The enrollment issue Community-Access\/git-going-with-github#1 now has the label acked\./);
+    assert.deepEqual(server.admin.sim.state.issue(ENROLLMENT_REPO, 1).labels, ['acked']);
+
+    await tabTo(page, 'a "Back to the cohort dashboard"', 'Tab', 30);
+    await pressAndWait(page, 'Enter');
+    assert.equal(new URL(page.url()).pathname, '/dashboard');
   });
 });
