@@ -11,6 +11,7 @@ describe('configuration', () => {
     assert.equal(config.secureCookies, true);
     assert.equal(config.rateLimitMax, 10);
     assert.equal(config.rateLimitWindowSeconds, 300);
+    assert.equal(config.operationsRateLimitMax, 60);
     assert.equal(config.port, 5000);
     assert.equal(config.host, '127.0.0.1');
     assert.deepEqual(config.trustProxy, []);
@@ -34,6 +35,7 @@ describe('configuration', () => {
       COMPANION_SECURE_COOKIES: '0',
       COMPANION_RATE_LIMIT_MAX: '25',
       COMPANION_RATE_LIMIT_WINDOW: '60',
+      COMPANION_OPERATIONS_RATE_LIMIT_MAX: '120',
       PORT: '8080',
       COMPANION_HOST: '0.0.0.0',
       COMPANION_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,loopback',
@@ -46,6 +48,7 @@ describe('configuration', () => {
     assert.equal(config.rosterPath, '/data/roster.json');
     assert.equal(config.secureCookies, false);
     assert.equal(config.rateLimitMax, 25);
+    assert.equal(config.operationsRateLimitMax, 120);
     assert.equal(config.port, 8080);
     assert.deepEqual(config.trustProxy, ['127.0.0.1', '10.0.0.0/8', 'loopback']);
     assert.equal(config.helpUrl, 'https://github.com/example/glow/issues/new?template=register.yml');
@@ -63,6 +66,8 @@ describe('configuration', () => {
     ['COMPANION_RATE_LIMIT_MAX', '-5'],
     ['COMPANION_RATE_LIMIT_MAX', '1.5'],
     ['COMPANION_RATE_LIMIT_WINDOW', '5m'],
+    ['COMPANION_OPERATIONS_RATE_LIMIT_MAX', 'many'],
+    ['COMPANION_OPERATIONS_RATE_LIMIT_MAX', '0'],
     ['COMPANION_ROSTER_MAX_BYTES', '20MiB'],
     ['PORT', '70000'],
     ['PORT', '0'],
