@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { TEST_TOKEN } from './helpers/app.js';
 import { ENROLLMENT_REPO, WORKSHOP, WORKFLOW, ROOM } from './helpers/github.js';
-import { ALAN_ROOM, OPERATIONS_PERMISSIONS, githubCompanion, operate, statusText, words, type OperationsCompanion } from './helpers/operations.js';
+import { ALAN_ROOM, OPERATIONS_PERMISSIONS, githubCompanion, operate, statusText, until, words, type OperationsCompanion } from './helpers/operations.js';
 
 let c: OperationsCompanion | null = null;
 afterEach(async () => {
@@ -76,6 +76,13 @@ describe('labels on the enrollment issue', () => {
     assert.deepEqual(c.log.audit().map((l) => l.outcome), ['done', 'done', 'unchanged']);
   });
 
+  test('after a label is changed, progress is read from GitHub again, so the learner\'s page shows the new status within moments', async () => {
+    c = await githubCompanion({ env: { COMPANION_PROGRESS_INTERVAL: '3600' } });
+    await until('progress has been read once', async () => /Status \(derived from GitHub\)/.test(await (await c!.client.get(ADA)).text()));
+    await operate(c.client, ADA, { operation: 'needs-info', learner: ADA_KEY });
+    await until('the learner page shows the new status', async () => /Status \(derived from GitHub\) Needs information/.test(words(await (await c!.client.get(ADA)).text())), 5_000);
+  });
+
   test('Day 2 released adds the day2-released label and nothing else', async () => {
     c = await githubCompanion();
     await operate(c.client, ADA, { operation: 'day2-released', learner: ADA_KEY });
@@ -137,7 +144,7 @@ describe('labels on the enrollment issue', () => {
     c = await githubCompanion();
     const page = await (await c.client.get('/learners/spring-2026/grace-hopper')).text();
     assert.doesNotMatch(page, /value="acked"/);
-    assert.match(words(page), /Mark acknowledged, mark as needing information, clear needs information and mark day 2 released are not offered: No enrollment issue is recorded for grace-hopper, so there is no issue to label\./);
+    assert.match(words(page), /Mark acknowledged, mark as needing information, clear needs information and mark Day 2 released are not offered: No enrollment issue is recorded for grace-hopper, so there is no issue to label\./);
     assert.match(words(page), /Send the repository invitation again is not offered: grace-hopper has no Learning Room repository yet/);
     const csrf_token = /name="csrf_token" value="([^"]+)"/.exec(page)![1]!;
     const confirm = await c.client.post('/operations/confirm', { csrf_token, operation: 'acked', learner: 'grace-hopper@@spring-2026', back: '/learners/spring-2026/grace-hopper' });

@@ -258,7 +258,8 @@ export function learnerOperationsModel(
         offered.push({ operation, label: OPERATION_NAMES[operation], hint: OPERATION_HINTS[operation], from: null });
       }
     } else if (labelPlan.kind === 'cannot') {
-      notOffered.push(`${OPERATION_NAMES.acked}, ${OPERATION_NAMES['needs-info'].toLowerCase()}, ${OPERATION_NAMES['needs-info-clear'].toLowerCase()} and ${OPERATION_NAMES['day2-released'].toLowerCase()} are not offered: ${labelPlan.reason}`);
+      const lower = (name: string) => `${name.charAt(0).toLowerCase()}${name.slice(1)}`;
+      notOffered.push(`${OPERATION_NAMES.acked}, ${lower(OPERATION_NAMES['needs-info'])}, ${lower(OPERATION_NAMES['needs-info-clear'])} and ${lower(OPERATION_NAMES['day2-released'])} are not offered: ${labelPlan.reason}`);
     }
     const invitePlan = ops.plan('invite', learner);
     if (invitePlan.kind === 'invite') offered.push({ operation: 'invite', label: OPERATION_NAMES.invite, hint: OPERATION_HINTS.invite, from: null });

@@ -93,6 +93,9 @@ function readForm(fields: Fields): OperationForm {
 
 const fromDashboard = (form: OperationForm) => form.back.startsWith('/dashboard');
 
+/** The operations that change a label on an enrollment issue. */
+const LABEL_OPERATIONS: ReadonlySet<Operation> = new Set(['acked', 'needs-info', 'needs-info-clear', 'day2-released']);
+
 /** The query fields of the dashboard address a form came from. */
 function dashboardFields(back: string): Fields {
   return Object.fromEntries(new URL(back, 'http://companion.invalid').searchParams);
@@ -367,6 +370,8 @@ export function operationRoutes(app: FastifyInstance, context: AppContext): void
       ...(operation === 'notes' ? { notes: { seen: form.notesSeen, text: form.notes ?? '' } } : {}),
     };
     const done = await operations.run(run);
+    // A label changed is a signal derived progress reads: read it again now, so the pages show it.
+    if (context.progress !== null && LABEL_OPERATIONS.has(operation) && done.learners.some((l) => l.outcome === 'done')) void context.progress.refreshNow();
     const missing: LearnerOutcome[] = resolved!.missing.map(({ handle, cohort }) => ({
       github_handle: normalizeHandle(handle),
       cohort_id: cohort,
