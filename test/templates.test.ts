@@ -213,3 +213,61 @@ describe('the error summary is announced once', () => {
     }
   });
 });
+
+describe('the facilitator operations\' pages', () => {
+  const LEARNER = {
+    github_handle: 'ada-lovelace',
+    cohort_id: 'spring-2026',
+    path: 'day1-day2',
+    learning_room_repo: null,
+    provision_state: 'pending',
+    status: 'awaiting-ack',
+    registered_at: '2026-01-14T18:22:00.000Z',
+    last_signal_at: null,
+    notes: 'A note.',
+  };
+
+  async function notesForm(notes: string): Promise<{ client: Client; fields: Record<string, string> }> {
+    t = await startAppWithRoster(JSON.stringify({ ...ROSTER, learners: [LEARNER] }));
+    const client = new Client(t.app);
+    await client.signIn();
+    const page = (await client.get('/learners/spring-2026/ada-lovelace')).body;
+    const seen = /name="notes_seen" value="([^"]+)"/.exec(page)![1]!;
+    return { client, fields: { csrf_token: csrfFrom(page), operation: 'notes', learner: 'ada-lovelace@@spring-2026', notes_seen: seen, notes, back: '/learners/spring-2026/ada-lovelace' } };
+  }
+
+  test('notes too long: the learner page with the error summary as everywhere else, the field described by its hint and its error', async () => {
+    const { client, fields } = await notesForm('x'.repeat(2001));
+    const html = (await client.post('/operations/confirm', fields)).body;
+    const block = /<div class="error-summary"[\s\S]*?<\/ul>\s*<\/div>\s*<\/div>/.exec(html)?.[0];
+    assert.ok(block, 'there is an error summary');
+    const [container] = startTags(block);
+    assert.equal(container!.attributes.get('tabindex'), '-1');
+    assert.ok(container!.attributes.has('autofocus'));
+    assert.equal((html.match(/\bautofocus\b/g) ?? []).length, 1);
+    const textarea = startTags(html).find((tag) => tag.name === 'textarea')!;
+    assert.equal(textarea.attributes.get('aria-describedby'), 'notes-hint notes-error');
+    assert.equal(textarea.attributes.get('aria-invalid'), 'true');
+    assert.equal(textarea.attributes.has('maxlength'), false, 'no maxlength: a paste is never cut short without a word');
+    assert.equal(titleOf(html), 'Error: Learner: ada-lovelace - GLOW Companion');
+    assert.deepEqual(namingProblems(html), []);
+  });
+
+  test('the confirmation and the result mark no navigation link, name nothing they may not, and the result says its outcome in the title, the heading and the status region', async () => {
+    const { client, fields } = await notesForm('A new note.');
+    const confirm = (await client.post('/operations/confirm', fields)).body;
+    assert.deepEqual(currentLinks(confirm), []);
+    assert.deepEqual(namingProblems(confirm), []);
+    assert.equal(titleOf(confirm), `${h1Of(confirm)[0]} - GLOW Companion`);
+    const run = await client.post('/operations/run', { ...fields, csrf_token: csrfFrom(confirm) });
+    assert.equal(run.statusCode, 303);
+    const result = (await client.get(run.headers.location as string)).body;
+    assert.deepEqual(currentLinks(result), []);
+    assert.deepEqual(namingProblems(result), []);
+    assert.deepEqual(h1Of(result), ['Save notes for ada-lovelace: done']);
+    assert.equal(titleOf(result), 'Save notes for ada-lovelace: done - GLOW Companion');
+    const status = startTags(result).filter((tag) => tag.attributes.get('role') === 'status');
+    assert.equal(status.length, 1, 'one status region');
+    assert.match(result, /<div class="notification" role="status">\s*<p>Done\. Notes saved for ada-lovelace in the roster file\.<\/p>/);
+  });
+});
