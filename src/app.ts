@@ -126,7 +126,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     operationsApi = deps.github?.operationsApi ?? createOperationsApi(connection);
   }
   const sessions = new FacilitatorSessions(config, deps.now);
-  const operations = new FacilitatorOperations({ config, api: operationsApi, edit: (edit) => store.edit(edit) });
+  const operations = new FacilitatorOperations({ config, api: operationsApi, edit: (edit) => store.edit(edit), log: app.log });
   const results = OperationResults.besideRoster(config.rosterPath);
   const context: AppContext = { config, store, sessions, sync, progress, operations, results };
 

@@ -107,9 +107,9 @@ function section(page: string, heading: string): string {
   return page.slice(start, end === -1 ? undefined : end);
 }
 
-/** The learners table's row for one learner. */
+/** The learners table's row for one learner (after the check box that selects it for an operation, in GitHub mode). */
 function row(page: string, handle: string): string {
-  const match = new RegExp(`<tr>\\s*<th scope="row"><a href="/learners/[^"]+">${escapeRegExp(handle)}</a></th>[\\s\\S]*?</tr>`).exec(page);
+  const match = new RegExp(`<tr>\\s*(?:<td><input [^>]*><label [^>]*>[^<]*</label></td>\\s*)?<th scope="row"><a href="/learners/[^"]+">${escapeRegExp(handle)}</a></th>[\\s\\S]*?</tr>`).exec(page);
   assert.ok(match, `the table has a row for ${handle}`);
   return match[0];
 }

@@ -174,6 +174,18 @@ describe('local mode', () => {
     assert.deepEqual(content(parseRoster(await readFile(c.t.rosterPath, 'utf8'))), withField(before, 'alan-turing', 'notes', 'Local note.'));
   });
 
+  test('a roster file that stays busy: the notes are not saved, the result says so in words, and the details go only to the log', async () => {
+    const busy = Object.assign(new Error('lock held by another process at /secret/path/roster.json.lock'), { code: 'ELOCKED' });
+    c = await localCompanion(undefined, { storeOptions: { lock: async () => Promise.reject(busy) } });
+    const page = await (await c.client.get(ALAN)).text();
+    const seen = /name="notes_seen" value="([^"]+)"/.exec(page)![1]!;
+    const { resultHtml } = await operate(c.client, ALAN, { operation: 'notes', learner: ALAN_KEY, notes_seen: seen, notes: 'Not saved.' });
+    assert.equal(statusText(resultHtml), 'Failed. The roster file is busy (another write held it too long), so nothing was saved. Try again in a minute.');
+    assert.doesNotMatch(resultHtml, /secret\/path/);
+    assert.match(c.log.text(), /facilitator operation: an unexpected failure/);
+    assert.equal(c.log.audit()[0]!.outcome, 'failed');
+  });
+
   test('GitHub operations are not offered, and the learner page and the dashboard say why; one sent anyway changes nothing', async () => {
     c = await localCompanion();
     const page = await (await c.client.get(ADA)).text();

@@ -29,6 +29,7 @@ import {
   type ProvisionState,
 } from '../roster/contract.js';
 import { PROVISION_LABELS } from '../lib/labels.js';
+import { RosterUnavailableError, type Logger, type RosterProblem } from '../roster/errors.js';
 import { GitHubError, type GitHubProblem, type RepoRef } from './client.js';
 import type { OperationsApi } from './operations-api.js';
 
@@ -152,8 +153,17 @@ const repoRef = (full: string): RepoRef => {
   return { owner, repo };
 };
 
+/** Why a roster edit could not be recorded, by the store's problem. */
+const ROSTER_WORDS: Record<RosterProblem, string> = {
+  busy: 'The roster file is busy (another write held it too long), so nothing was saved. Try again in a minute.',
+  unwritable: 'The roster file could not be written, so nothing was saved. The details are in the server log.',
+  unreadable: 'The roster file could not be read, so nothing was saved. The details are in the server log.',
+};
+
 export interface OperationsDeps {
   readonly config: Config;
+  /** Where unexpected failures are logged with their details. */
+  readonly log?: Logger;
   /** GitHub mode's calls; null in local mode. */
   readonly api: OperationsApi | null;
   readonly edit: RosterEditor;
@@ -315,7 +325,12 @@ export class FacilitatorOperations {
     const outcome = (kind: Outcome, text: string, extra: Partial<LearnerOutcome> = {}): LearnerOutcome => ({ ...who, outcome: kind, text, problem: null, status: null, ...extra });
     const failure = (error: unknown): LearnerOutcome => {
       if (error instanceof GitHubError) return outcome('failed', `${error.plain}.`, { problem: error.problem, status: error.status });
-      return outcome('failed', `The companion met a problem it did not expect (${(error as Error)?.message ?? String(error)}); it is not known whether anything changed.`);
+      // The details (a file path, a system error) go to the log, not the page.
+      this.deps.log?.error({ err: error, github_handle: handle, cohort_id: learner.cohort_id, operation }, 'facilitator operation: an unexpected failure');
+      if (error instanceof RosterUnavailableError) {
+        return outcome('failed', ROSTER_WORDS[error.problem]);
+      }
+      return outcome('failed', 'The companion met a problem it did not expect (the details are in the server log), so it is not known whether anything changed. Look at the learner\'s page before trying again.');
     };
     const plan = this.plan(operation, learner);
     const api = this.deps.api;

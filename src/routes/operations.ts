@@ -207,7 +207,7 @@ function confirmModel(context: AppContext, form: OperationForm & { operation: Op
   }
   const canCount = items.filter((i) => i.can).length;
   const only = resolved.found.length === 1 && resolved.missing.length === 0 ? resolved.found[0]! : null;
-  if (operation === 'provision' && form.from !== null) hidden.push({ name: 'from', value: form.from });
+  if (operation === 'provision' && form.from) hidden.push({ name: 'from', value: form.from });
   let notes: OperationConfirmModel['notes'] = null;
   if (operation === 'notes' && only !== null) {
     hidden.push({ name: 'notes', value: form.notes ?? '' }, { name: 'notes_seen', value: form.notesSeen });

@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { Permissions } from '../../dev/github-simulator/index.js';
+import type { AppDeps } from '../../src/app.js';
 import type { Roster } from '../../src/roster/contract.js';
 import { TEST_TOKEN, startApp, startAppWithRoster, type TestApp } from './app.js';
 import { csrfFrom, HttpClient } from './http.js';
@@ -126,9 +127,9 @@ export async function githubCompanion(options: { permissions?: Permissions; env?
 }
 
 /** A companion in local mode over a roster file, listening on loopback, with a signed-in client. */
-export async function localCompanion(roster: Roster = operationsRoster()): Promise<OperationsCompanion> {
+export async function localCompanion(roster: Roster = operationsRoster(), deps: AppDeps = {}): Promise<OperationsCompanion> {
   const log = logSink();
-  const t = await startAppWithRoster(serializeRoster(roster, new Date('2026-01-15T09:00:00.000Z')), {}, { loggerInstance: log.logger });
+  const t = await startAppWithRoster(serializeRoster(roster, new Date('2026-01-15T09:00:00.000Z')), {}, { loggerInstance: log.logger, ...deps });
   try {
     const base = await listen(t);
     const client = await signedIn(base);
