@@ -87,7 +87,7 @@ describe('progress reader', () => {
     await reader.refreshNow();
     assert.deepEqual(api.usage, { full: 5, notModified: 0 });
     for (let round = 2; round <= 3; round++) {
-      const before = { ...api.usage };
+      const before: { full: number; notModified: number } = { ...api.usage };
       await reader.refreshNow();
       assert.deepEqual({ full: api.usage.full - before.full, notModified: api.usage.notModified - before.notModified }, { full: 2, notModified: 3 }, `round ${round}`);
     }
