@@ -28,6 +28,19 @@
  *   github-idle         no registrations, COMPANION_SYNC_INTERVAL=1 for BENCH_IDLE_SECONDS: the companion's
  *                       requests to GitHub, and how many counted against the rate limit
  *
+ * Derived progress (GitHub mode), against a cohort in progress made from the demo cohort's learners
+ * (bench/lib/progress-cohort.ts):
+ *
+ *   dashboard-progress  GET /dashboard signed in, with a progress snapshot, per BENCH_PROGRESS_SIZES roster size
+ *                       (BENCH_PROGRESS_WITH_DATA of them with Learning Rooms and enrollment issues, the rest in the
+ *                       roster of record only); the first page, a status filter sorted by username descending, and
+ *                       the roster sorted by last activity; the first page after the snapshot arrives (every learner's
+ *                       progress is derived then); and, in this process, where a page's model build goes
+ *   progress-refresh    BENCH_PROGRESS_LEARNERS learners, GitHub BENCH_GITHUB_LATENCY ms away: the first refresh,
+ *                       one with nothing changed and one after BENCH_PROGRESS_ACTIVE % of the learners did one thing
+ *                       on GitHub; each one's requests, how many counted against the rate limit, and its wall time;
+ *                       the steady state extrapolated to an hour at the companion's default progress interval
+ *
  * Prints a table and writes bench/results/bench-<time>.json (and latest.json).
  * Every figure is also given as a ratio to the baseline's requests per second
  * measured in the same run.
@@ -40,7 +53,7 @@
  *   BENCH_DASHBOARD_CONNECTIONS=10 connections for the dashboard
  *   BENCH_SIZES=100,1000,10000     roster sizes (learners)
  *   BENCH_REGISTER_GET_SIZE=1000   roster size at which GET /register is measured
- *   BENCH_ONLY=                    comma list of scenarios to run (default: all eight)
+ *   BENCH_ONLY=                    comma list of scenarios to run (default: all ten)
  *   BENCH_CPU_PROF=0               1: run the companion under --cpu-prof and summarise the profiles
  *   BENCH_DIR=<os tmpdir>          where the temporary roster files are made (use a real disk)
  *   BENCH_SERVER_JS=dist/server.js another build of the server to measure instead
@@ -53,24 +66,31 @@
  *   BENCH_GITHUB_ROSTER=registering  the github-registration roster: `registering` (nobody provisioned yet) or
  *                                  `mixed` (a cohort under way: the progress reader's first full read of it
  *                                  runs during the measured seconds)
+ *   BENCH_PROGRESS_SIZES=1000,10000,50000 roster sizes for the dashboard with progress
+ *   BENCH_PROGRESS_WITH_DATA=1000  learners with a GitHub side (Learning Room, enrollment issue) in those rosters
+ *   BENCH_PROGRESS_LEARNERS=200    learners in the refresh run, every one with a GitHub side
+ *   BENCH_PROGRESS_ACTIVE=25       percent of them who do one thing on GitHub before the third refresh
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { LoggedRequest } from '../dev/github-simulator/index.js';
 import { HttpClient, readCsrf } from '../test/helpers/http.js';
 import { Latencies, loadGet, loadRegistrationFlow, mergeResults, processCpuMs, type Accepted, type FlowResult, type LoadResult, type Percentiles } from './lib/load.js';
 import { ADMIN_REPO, ROSTER_FILE, handleCounts, registrationBurst, requestSummary, startGitHub, githubEnv, watchRecord, type SimulatedGitHub } from './lib/github.js';
 import { startGitHubProcess } from './lib/github-process.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.js';
+import { byKindAndStatus, githubDefaults, learnersAct, pageBreakdown, progressEnv, progressLine, requestKind, spanMs, startProgressGitHub, type PageBreakdown, type ProgressLine } from './lib/progress.js';
 import { COHORTS, learnerKey, readRoster, rosterText, writeRoster, writeRosterText, type RosterStage } from './lib/roster.js';
+import { DEFAULT_QUERY, type TableQuery } from '../src/routes/learner-table.js';
 import { FACILITATOR_TOKEN, RATE_LIMIT_MAX, startBaseline, startCompanion, type RunningServer } from './lib/servers.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** The session cookie's name when COMPANION_SECURE_COOKIES=0 (no __Host- prefix). */
 const COOKIE_NAME = 'glow_session';
-const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat', 'github-registration', 'github-burst', 'github-idle'] as const;
+const SCENARIOS = ['baseline', 'register-get', 'dashboard', 'registration', 'repeat', 'github-registration', 'github-burst', 'github-idle', 'dashboard-progress', 'progress-refresh'] as const;
 type ScenarioKind = (typeof SCENARIOS)[number];
 
 // ---------------------------------------------------------------- settings
@@ -113,6 +133,17 @@ function readSettings() {
     idleS: intSetting('BENCH_IDLE_SECONDS', 10, 1, 600),
     registrationStage: stageSetting(),
   };
+  const progressSizesRaw = process.env.BENCH_PROGRESS_SIZES?.trim() || '1000,10000,50000';
+  const progressSizes = progressSizesRaw.split(',').map((s) => Number(s.trim()));
+  if (progressSizes.some((n) => !Number.isInteger(n) || n < 1 || n > 200_000)) {
+    throw new Error(`BENCH_PROGRESS_SIZES must be a comma list of whole numbers from 1 to 200000 (got ${JSON.stringify(progressSizesRaw)})`);
+  }
+  const progress = {
+    sizes: [...new Set(progressSizes)].sort((a, b) => a - b),
+    withData: intSetting('BENCH_PROGRESS_WITH_DATA', 1000, 1, 200_000),
+    learners: intSetting('BENCH_PROGRESS_LEARNERS', 200, 1, 10_000),
+    activePercent: intSetting('BENCH_PROGRESS_ACTIVE', 25, 0, 100),
+  };
   return {
     durationS: intSetting('BENCH_DURATION', 8, 1, 600),
     rounds: intSetting('BENCH_ROUNDS', 3, 1, 20),
@@ -125,6 +156,7 @@ function readSettings() {
     cpuProfile: intSetting('BENCH_CPU_PROF', 0, 0, 1) === 1,
     dir: process.env.BENCH_DIR?.trim() || os.tmpdir(),
     github,
+    progress,
   };
 }
 type Settings = ReturnType<typeof readSettings>;
@@ -154,6 +186,8 @@ interface Row {
   modeRounds?: ModeRound[];
   burst?: BurstFigures;
   idle?: IdleFigures;
+  progressPage?: ProgressPageFigures;
+  refresh?: RefreshFigures;
   registration?: {
     learnersBefore: number;
     learnersAfter: number;
@@ -236,6 +270,33 @@ interface IdleFigures {
   answered304: number;
   countedAfterFirstRead: number;
   rateLimitRemaining: string | null;
+}
+
+interface ProgressPageFigures {
+  path: string;
+  /** Learners with a GitHub side (the rest are in the roster of record only). */
+  withProgress: number;
+  pageKiB: number;
+}
+
+interface RefreshFigures {
+  round: number;
+  what: string;
+  latencyMs: number;
+  /** The time the round took (ms): from the facilitator's refresh request to the new snapshot on the dashboard, or (the first round) from its first request to its last answer. */
+  wallMs: number;
+  /** From the round's first request to its last answer, from the simulator's log (ms). */
+  spanMs: number;
+  requests: number;
+  counted: number;
+  notModified: number;
+  byKind: Record<string, number>;
+  /** The roster sync's own requests in the same time, and how many of those counted. */
+  syncRequests: number;
+  syncCounted: number;
+  /** What the learners did on GitHub before the round. */
+  activity: Record<string, number> | null;
+  problem: string | null;
 }
 
 interface SizeSlice {
@@ -821,6 +882,325 @@ async function measureGitHubIdle(settings: Settings, files: RunFiles): Promise<v
   }
 }
 
+// ---------------------------------------------------------------- derived progress
+
+/** Signs in as the facilitator and keeps the client (its cookies, for the pages' forms). */
+async function signInClient(server: RunningServer): Promise<HttpClient> {
+  const facilitator = new HttpClient(server.base, 120_000);
+  const form = await facilitator.get('/login');
+  const csrf = readCsrf(await form.text());
+  if (form.status !== 200 || !csrf) throw new Error(`GET /login gave status ${form.status} without a usable token`);
+  const answer = await facilitator.post('/login', { csrf_token: csrf, token: FACILITATOR_TOKEN });
+  await answer.arrayBuffer();
+  if (answer.status !== 303 || !facilitator.cookie(COOKIE_NAME)) throw new Error(`POST /login gave status ${answer.status}`);
+  return facilitator;
+}
+
+/**
+ * Waits until `pathName` answers 200 (GitHub mode's /readyz: the first sync
+ * with the roster of record has succeeded). A problem the companion reports
+ * for 20 s on end (it retries meanwhile) ends the wait early.
+ */
+async function waitUntilReady(server: RunningServer, pathName: string, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  let last = 'no answer';
+  let problemSince: number | null = null;
+  while (performance.now() < deadline) {
+    const response = await fetch(`${server.base}${pathName}`, { signal: AbortSignal.timeout(5_000) }).catch((error: Error) => error);
+    if (!(response instanceof Error)) {
+      const text = await response.text();
+      if (response.status === 200) return;
+      const reason = /"reason":"((?:[^"\\]|\\.)*)"/.exec(text)?.[1] ?? text;
+      if (reason !== last) problemSince = /not been synced with GitHub yet/.test(reason) ? null : performance.now();
+      last = reason;
+      if (problemSince !== null && performance.now() - problemSince > 20_000) break;
+    } else {
+      last = response.message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${pathName} did not answer 200: ${last}`);
+}
+
+interface SnapshotSeen {
+  page: string;
+  line: ProgressLine;
+  /** How long the page that first showed it took (ms). */
+  pageMs: number;
+  /** When it was seen (performance.now()). */
+  seenAt: number;
+}
+
+/** Reads the dashboard until it shows a snapshot other than `previous` with no refresh running. */
+async function waitForSnapshot(client: HttpClient, previous: string | null, withinMs: number, everyMs: number): Promise<SnapshotSeen> {
+  const deadline = performance.now() + withinMs;
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    const response = await client.get('/dashboard');
+    const page = await response.text();
+    const pageMs = performance.now() - started;
+    if (response.status !== 200) throw new Error(`GET /dashboard gave status ${response.status} while waiting for progress`);
+    const line = progressLine(page);
+    if (line.takenAt !== null && line.takenAt !== previous && !line.refreshing) return { page, line, pageMs, seenAt: performance.now() };
+    await sleep(everyMs);
+  }
+  throw new Error(`the dashboard showed no new progress snapshot within ${withinMs} ms`);
+}
+
+/** The dashboard pages measured with progress: the first page, a filtered one sorted by username, and the roster sorted by last activity. */
+const PROGRESS_PAGES: Array<{ path: string; query: TableQuery; label: string }> = [
+  { path: '/dashboard', query: DEFAULT_QUERY, label: 'first page' },
+  { path: '/dashboard?status=awaiting-ack&sort=handle&dir=desc', query: { ...DEFAULT_QUERY, status: 'awaiting-ack', sort: 'handle', dir: 'desc' }, label: 'status awaiting acknowledgement, by username descending' },
+  { path: '/dashboard?sort=activity&dir=desc', query: { ...DEFAULT_QUERY, sort: 'activity', dir: 'desc' }, label: 'everyone by last activity, newest first' },
+];
+
+/** One roster size of the dashboard with progress: what the companion did with it, and the in-process breakdown. */
+interface ProgressSize {
+  learners: number;
+  withProgress: number;
+  rosterKiB: number;
+  /** Why the companion could not show this roster with progress (null: it did, and its pages were measured). */
+  failure: string | null;
+  /** From the companion's start to the first page showing the snapshot (s). */
+  snapshotAfterS: number | null;
+  refreshRequests: number | null;
+  /** The first page that showed the first snapshot, one page right after it, and the first page after a later snapshot (ms, single requests). */
+  firstPageAfterSnapshotMs: number | null;
+  nextPageMs: number | null;
+  firstPageAfterLaterSnapshotMs: number | null;
+  breakdown: PageBreakdown | null;
+}
+const progressSizes: ProgressSize[] = [];
+
+/**
+ * The dashboard with a progress snapshot, per roster size: a simulator
+ * seeded with the cohort (GitHub answers at once: a page reads the snapshot
+ * in memory, never GitHub), a companion that syncs the roster and reads
+ * progress, then each page under load once the snapshot is there; and, in
+ * this process, where the model build of a page goes. When the companion
+ * cannot get to a snapshot, that is recorded and the in-process figures are
+ * still taken.
+ */
+async function measureDashboardProgress(settings: Settings, files: RunFiles): Promise<void> {
+  const p = settings.progress;
+  for (const learners of p.sizes) {
+    const withProgress = Math.min(learners, p.withData);
+    log(`dashboard with progress, ${learners} learners (${withProgress} with a Learning Room and enrollment issue): ${settings.dashboardConnections} connections, ${settings.durationS} s per page`);
+    const started = performance.now();
+    // The token's limit is raised: the first refresh of a large cohort is not what this measures.
+    const github = await startProgressGitHub({ learners, withProgress, latencyMs: 0, rateLimit: 100_000_000 });
+    let server: RunningServer | null = null;
+    try {
+      const rosterPath = path.join(files.work, `roster-progress-${learners}.json`);
+      const bytes = await writeRosterText(rosterPath, github.cohort.rosterText);
+      const size: ProgressSize = {
+        learners,
+        withProgress,
+        rosterKiB: bytes / 1024,
+        failure: null,
+        snapshotAfterS: null,
+        refreshRequests: null,
+        firstPageAfterSnapshotMs: null,
+        nextPageMs: null,
+        firstPageAfterLaterSnapshotMs: null,
+        breakdown: null,
+      };
+      progressSizes.push(size);
+      log(
+        `  seeded in ${fmt((performance.now() - started) / 1000, 2)} s: roster of record ${fmt(bytes / 1024, 0)} KiB, ${github.cohort.seeded.repos} repositories, ` +
+          `${github.cohort.seeded.issues} issues and pull requests, ${github.cohort.seeded.comments} comments, ${github.cohort.logEntries} provisioning log entries`,
+      );
+      const companionStarted = performance.now();
+      server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir, env: progressEnv(github, settings.github.syncIntervalS) });
+      let client: HttpClient | null = null;
+      try {
+        await waitUntilReady(server, '/readyz', 120_000);
+        client = await signInClient(server);
+      } catch (error) {
+        size.failure = (error as Error).message;
+        log(`  the companion did not get to a snapshot: ${size.failure}`);
+      }
+      if (client !== null) {
+        const seen = await waitForSnapshot(client, null, 600_000, 250);
+        size.snapshotAfterS = (seen.seenAt - companionStarted) / 1000;
+        size.firstPageAfterSnapshotMs = seen.pageMs;
+        if (!seen.page.includes(`It shows ${learners} learners.`) || !seen.page.includes('By progress status (derived from GitHub)')) {
+          throw new Error(`the dashboard with progress does not list ${learners} learners with derived statuses`);
+        }
+        if (seen.line.problem) log(`  the dashboard shows a problem reading progress: ${seen.line.problem}`);
+        size.refreshRequests = github.sim.requests.list({ identity: github.identity }).filter((r) => requestKind(r) !== 'sync').length;
+        const next = performance.now();
+        await (await client.get('/dashboard')).arrayBuffer();
+        size.nextPageMs = performance.now() - next;
+        log(
+          `  snapshot on the dashboard ${fmt(size.snapshotAfterS, 1)} s after the companion started (${size.refreshRequests} requests for it); ` +
+            `the first page with it took ${fmt(seen.pageMs, 1)} ms (every learner's progress derived), the next ${fmt(size.nextPageMs, 1)} ms`,
+        );
+        const headers = { cookie: client.cookie(COOKIE_NAME)! };
+        for (const page of PROGRESS_PAGES) {
+          const check = await client.get(page.path);
+          const text = await check.text();
+          if (check.status !== 200 || progressLine(text).takenAt !== seen.line.takenAt) throw new Error(`GET ${page.path} gave status ${check.status}, or a different snapshot`);
+          log(`  ${page.path} (${page.label}): page ${fmt(text.length / 1024, 0)} KiB`);
+          await warmup(settings, server.port, page.path, settings.dashboardConnections, headers);
+          const result = await loadGet({ port: server.port, path: page.path, headers, connections: settings.dashboardConnections, durationS: settings.durationS, serverPid: server.pid });
+          const row = pageRow(`GET ${page.path} with progress (${page.label})`, 'dashboard-progress', learners, result);
+          row.progressPage = { path: page.path, withProgress, pageKiB: text.length / 1024 };
+        }
+        // A later snapshot, as every progress interval brings: its first page derives every learner's progress again, with the code already compiled.
+        const asked = await client.post('/dashboard/refresh-progress', { csrf_token: refreshToken(await (await client.get('/dashboard')).text()) });
+        await asked.arrayBuffer();
+        if (asked.status !== 303) throw new Error(`POST /dashboard/refresh-progress gave status ${asked.status}`);
+        const later = await waitForSnapshot(client, seen.line.takenAt, 600_000, 250);
+        size.firstPageAfterLaterSnapshotMs = later.pageMs;
+        log(`  after a second refresh (nothing changed on GitHub), the first page with its snapshot took ${fmt(later.pageMs, 1)} ms`);
+      }
+      const { code } = await server.stop();
+      server = null;
+      if (code !== 0 && size.failure === null) log(`  companion exited with code ${code}`);
+      const b = await pageBreakdown({ rosterPath, github, queries: PROGRESS_PAGES.slice(1).map((page) => ({ label: page.path, query: page.query })) });
+      size.breakdown = b;
+      log(
+        `  in this process (CPU time): the model of the first page ${fmt(b.modelMs, 1)} ms (needs-attention for every learner ${fmt(b.attentionMs, 1)} ms, ` +
+          `table ${fmt(b.tableMs, 2)} ms, the rest ${fmt(b.restMs, 1)} ms); the first model after the snapshot ${fmt(b.coldModelMs, 1)} ms ` +
+          `(deriving every learner's progress ${fmt(b.deriveAllMs, 1)} ms); ` +
+          b.queries.map((q) => `${q.query}: model ${fmt(q.modelMs, 1)} ms, table ${fmt(q.tableMs, 2)} ms (${q.matching} matching)`).join('; '),
+      );
+    } finally {
+      await server?.stop();
+      await github.stop();
+    }
+  }
+}
+
+/** The CSRF token of the dashboard's "read progress now" form. */
+function refreshToken(page: string): string {
+  const match = /action="\/dashboard\/refresh-progress[^"]*"[^]*?name="csrf_token" value="([^"]+)"/.exec(page);
+  if (!match) throw new Error('the dashboard has no form to read progress again');
+  return match[1]!.replace(/&amp;/g, '&');
+}
+
+/**
+ * Progress refreshes for a cohort against GitHub BENCH_GITHUB_LATENCY ms
+ * away: the companion's first refresh (after its first sync), then one asked
+ * for by a facilitator with nothing changed on GitHub, then one after some
+ * learners did one thing each. The requests of each, which counted against
+ * the rate limit, and how long each took.
+ */
+async function measureProgressRefresh(settings: Settings, files: RunFiles): Promise<void> {
+  const p = settings.progress;
+  const g = settings.github;
+  const defaults = githubDefaults();
+  log(
+    `progress refresh: ${p.learners} learners, GitHub ${g.latencyMs} ms away, sync interval ${g.syncIntervalS} s, ` +
+      `progress interval ${defaults.progressIntervalS} s (the default; the second and third refreshes are asked for from the dashboard)`,
+  );
+  const github = await startProgressGitHub({ learners: p.learners, withProgress: p.learners, latencyMs: g.latencyMs });
+  let server: RunningServer | null = null;
+  try {
+    const rosterPath = path.join(files.work, 'roster-progress-refresh.json');
+    await writeRosterText(rosterPath, github.cohort.rosterText);
+    log(`  seeded: ${github.cohort.seeded.repos} repositories, ${github.cohort.seeded.issues} issues and pull requests, ${github.cohort.seeded.comments} comments`);
+    server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir, env: progressEnv(github, g.syncIntervalS) });
+    await waitUntilReady(server, '/readyz', 120_000);
+    const client = await signInClient(server);
+    const figures: RefreshFigures[] = [];
+    const record = (round: number, what: string, requests: LoggedRequest[], wallMs: number, cpuMs: number | null, activity: Record<string, number> | null, line: ProgressLine) => {
+      const progress = requests.filter((r) => requestKind(r) !== 'sync');
+      const sync = requests.filter((r) => requestKind(r) === 'sync');
+      const f: RefreshFigures = {
+        round,
+        what,
+        latencyMs: g.latencyMs,
+        wallMs,
+        spanMs: spanMs(progress),
+        requests: progress.length,
+        counted: progress.filter((r) => r.counted).length,
+        notModified: progress.filter((r) => r.status === 304).length,
+        byKind: byKindAndStatus(progress),
+        syncRequests: sync.length,
+        syncCounted: sync.filter((r) => r.counted).length,
+        activity,
+        problem: line.problem,
+      };
+      figures.push(f);
+      const durations = new Latencies();
+      for (const r of progress) durations.add(r.durationMs);
+      const d = durations.summary();
+      const row = addRow({
+        scenario: `progress refresh ${round}: ${what}`,
+        kind: 'progress-refresh',
+        learners: p.learners,
+        connections: 0,
+        perSecond: f.spanMs > 0 ? (1000 * f.requests) / f.spanMs : 0,
+        unit: 'GitHub req/s',
+        p50Ms: d.p50,
+        p99Ms: d.p99,
+        errors: progress.filter((r) => r.status === 0).length,
+        unexpected: progress.filter((r) => r.status !== 200 && r.status !== 304).length,
+        serverCpuMsPerUnit: cpuMs !== null && f.requests > 0 ? cpuMs / f.requests : null,
+        detail: null,
+        refresh: f,
+      });
+      log(
+        `    ${f.requests} requests, ${f.counted} counted against the rate limit, ${f.notModified} answered 304; ${fmt(f.wallMs / 1000, 2)} s ` +
+          `(first request to last answer ${fmt(f.spanMs / 1000, 2)} s); sync meanwhile ${f.syncRequests} requests, ${f.syncCounted} counted` +
+          (f.problem ? `; problem shown: ${f.problem}` : ''),
+      );
+      return row;
+    };
+
+    // 1: the companion's own first refresh, started once its first sync is done.
+    let cpuBefore = processCpuMs(server.pid);
+    const first = await waitForSnapshot(client, null, 600_000, 100);
+    const firstRequests = github.sim.requests.list({ identity: github.identity });
+    const firstProgress = firstRequests.filter((r) => requestKind(r) !== 'sync');
+    let cpuAfter = processCpuMs(server.pid);
+    record(1, 'the first, everything read in full', firstRequests, spanMs(firstProgress), cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null, null, first.line);
+
+    // 2 and 3: asked for from the dashboard, as a facilitator would.
+    let previous = first.line.takenAt;
+    const rounds: Array<{ what: string; share: number }> = [
+      { what: 'nothing changed on GitHub', share: 0 },
+      { what: `after ${p.activePercent}% of the learners did one thing each`, share: p.activePercent / 100 },
+    ];
+    for (const [i, round] of rounds.entries()) {
+      const activity = round.share > 0 ? learnersAct(github, round.share) : null;
+      if (activity) log(`  before refresh ${i + 2}: ${Object.entries(activity).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+      const page = await (await client.get('/dashboard')).text();
+      const mark = github.sim.requests.mark();
+      cpuBefore = processCpuMs(server.pid);
+      const asked = performance.now();
+      const answer = await client.post('/dashboard/refresh-progress', { csrf_token: refreshToken(page) });
+      await answer.arrayBuffer();
+      if (answer.status !== 303) throw new Error(`POST /dashboard/refresh-progress gave status ${answer.status}`);
+      const seen = await waitForSnapshot(client, previous, 600_000, 50);
+      cpuAfter = processCpuMs(server.pid);
+      previous = seen.line.takenAt;
+      const requests = github.sim.requests.list({ identity: github.identity, afterSeq: mark });
+      record(i + 2, round.what, requests, seen.seenAt - asked, cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null, activity, seen.line);
+    }
+    refreshSummary = { progressIntervalS: defaults.progressIntervalS, syncIntervalS: g.syncIntervalS, learners: p.learners, activePercent: p.activePercent, rounds: figures };
+  } finally {
+    await server?.stop();
+    await github.stop();
+  }
+}
+
+interface RefreshSummary {
+  progressIntervalS: number;
+  syncIntervalS: number;
+  learners: number;
+  activePercent: number;
+  rounds: RefreshFigures[];
+}
+let refreshSummary: RefreshSummary | null = null;
+
+/** Requests counted against the rate limit in an hour, at the default interval, if every round were like `round`. */
+function countedPerHour(summary: RefreshSummary, round: RefreshFigures): number {
+  return round.counted * (3600 / summary.progressIntervalS);
+}
+
 // ---------------------------------------------------------------- report
 
 function table(): string {
@@ -967,6 +1347,76 @@ function checkTargets(settings: Settings): TargetCheck[] {
       met: idle.firstRead !== null && idle.readsAfterFirst > 0 && idle.answered304 === idle.readsAfterFirst && idle.countedAfterFirstRead === 0,
     });
   }
+  const firstPages = rows.filter((r) => r.kind === 'dashboard-progress' && r.progressPage?.path === '/dashboard').sort((a, b) => a.learners! - b.learners!);
+  const sizeOf = (learners: number) => progressSizes.find((z) => z.learners === learners);
+  const at1000 = firstPages.find((r) => r.learners === 1000);
+  if (at1000) {
+    const z = sizeOf(1000);
+    checks.push({
+      target: `dashboard with a progress snapshot, 1,000 learners, first page: p99 <= 50 ms at ${settings.dashboardConnections} connections, no errors`,
+      measured:
+        `p50 ${fmt(at1000.p50Ms, 2)} ms, p99 ${fmt(at1000.p99Ms, 2)} ms, ${fmt(at1000.perSecond)} req/s, server CPU ${at1000.serverCpuMsPerUnit === null ? '-' : fmt(at1000.serverCpuMsPerUnit, 2)} ms per page, ` +
+        `${at1000.errors} errors, ${at1000.unexpected} unexpected statuses; the first page after the first snapshot ${z?.firstPageAfterSnapshotMs == null ? '-' : fmt(z.firstPageAfterSnapshotMs, 1)} ms, ` +
+        `after a later one ${z?.firstPageAfterLaterSnapshotMs == null ? '-' : fmt(z.firstPageAfterLaterSnapshotMs, 1)} ms`,
+      met: settings.dashboardConnections === 10 ? at1000.p99Ms <= 50 && at1000.errors === 0 && at1000.unexpected === 0 : null,
+    });
+  }
+  const failed = progressSizes.filter((z) => z.failure !== null);
+  if (progressSizes.length > 0) {
+    checks.push({
+      target: 'GitHub mode shows the dashboard with progress for every roster size measured',
+      measured:
+        progressSizes.map((z) => `${z.learners} learners (roster of record ${fmt(z.rosterKiB / 1024, 1)} MiB): ${z.failure === null ? `snapshot after ${fmt(z.snapshotAfterS ?? 0, 1)} s` : `no: ${z.failure}`}`).join('; '),
+      met: failed.length === 0,
+    });
+  }
+  const broken = progressSizes.filter((z) => z.breakdown !== null);
+  if (broken.length >= 2) {
+    const small = broken[0]!;
+    const large = broken[broken.length - 1]!;
+    const sb = small.breakdown!;
+    const lb = large.breakdown!;
+    const extra = large.learners - small.learners;
+    checks.push({
+      target:
+        `dashboard with progress: a page's cost grows with the roster only by its filtering and sorting ` +
+        `(read here as: the first page's model at ${large.learners} learners costs at most the one at ${small.learners} plus twice its table's own filter-sort-page time; CPU time in process)`,
+      measured:
+        `model of the first page ${broken.map((z) => `${fmt(z.breakdown!.modelMs, 1)} ms at ${z.learners}`).join(', ')} ` +
+        `(+${fmt(lb.modelMs - sb.modelMs, 1)} ms, ${fmt((1000 * (lb.modelMs - sb.modelMs)) / extra, 2)} us per extra learner, of which the table +${fmt(lb.tableMs - sb.tableMs, 2)} ms); ` +
+        `at ${large.learners}: needs-attention for every learner ${fmt(lb.attentionMs, 1)} + table ${fmt(lb.tableMs, 2)} + rest (counts, needs-attention list, cohort overview, rows) ${fmt(lb.restMs, 1)} ms` +
+        (lb.queries.length > 0 ? `; filtered or sorted: ${lb.queries.map((q) => `${q.query} table ${fmt(q.tableMs, 1)} of model ${fmt(q.modelMs, 1)} ms`).join(', ')}` : '') +
+        `; server CPU per first page (model, render, HTTP) ${firstPages.map((r) => `${r.serverCpuMsPerUnit === null ? '-' : fmt(r.serverCpuMsPerUnit, 2)} ms at ${r.learners}`).join(', ')}` +
+        `; the first page after a snapshot derives every learner's progress: ${broken.map((z) => `${fmt(z.breakdown!.deriveAllMs, 0)} ms at ${z.learners}`).join(', ')}`,
+      met: lb.modelMs <= sb.modelMs + 2 * lb.tableMs,
+    });
+  }
+  if (refreshSummary) {
+    const s = refreshSummary;
+    const perHour = 3600 / s.progressIntervalS;
+    const steady = s.rounds.filter((r) => r.round >= 2);
+    const idle = steady.find((r) => r.activity === null);
+    const active = steady.find((r) => r.activity !== null);
+    const first = s.rounds.find((r) => r.round === 1);
+    const syncCounted = steady.reduce((n, r) => n + r.syncCounted, 0);
+    if (idle || active) {
+      const worst = Math.max(...steady.map((r) => countedPerHour(s, r)));
+      checks.push({
+        target: `progress refresh, ${s.learners} learners, steady state (second and later refreshes): <= 1,000 requests an hour counted against the rate limit (a fifth of GitHub's 5,000 for one token), at the default interval of ${s.progressIntervalS} s (${fmt(perHour, 0)} refreshes an hour), with ${s.activePercent}% of the learners doing one thing between two refreshes`,
+        measured:
+          steady.map((r) => `refresh ${r.round} (${r.what}): ${r.requests} requests, ${r.counted} counted, ${r.notModified} answered 304 -> ${fmt(countedPerHour(s, r), 0)} counted an hour`).join('; ') +
+          `; the roster sync's conditional reads every ${s.syncIntervalS} s counted ${syncCounted} in these refreshes` +
+          (first ? `; for comparison the first refresh: ${first.requests} requests, ${first.counted} counted (${fmt(countedPerHour(s, first), 0)} an hour if every refresh read everything in full)` : ''),
+        met: worst <= 1000 && syncCounted === 0 && steady.every((r) => r.problem === null),
+      });
+    }
+    const latency = s.rounds[0]?.latencyMs ?? 0;
+    checks.push({
+      target: `progress refresh, ${s.learners} learners, GitHub ${latency} ms away: a full refresh takes <= 60 s (a fifth of the default ${s.progressIntervalS} s interval)`,
+      measured: s.rounds.map((r) => `refresh ${r.round} (${r.what}) ${fmt(r.wallMs / 1000, 2)} s (first request to last answer ${fmt(r.spanMs / 1000, 2)} s)`).join('; '),
+      met: s.rounds.length > 0 && s.rounds.every((r) => r.wallMs <= 60_000),
+    });
+  }
   return checks;
 }
 
@@ -1047,6 +1497,8 @@ async function main(): Promise<void> {
     if (settings.only.has('github-registration')) await measureGitHubRegistration(settings, files);
     if (settings.only.has('github-burst')) await measureGitHubBurst(settings, files);
     if (settings.only.has('github-idle')) await measureGitHubIdle(settings, files);
+    if (settings.only.has('dashboard-progress')) await measureDashboardProgress(settings, files);
+    if (settings.only.has('progress-refresh')) await measureProgressRefresh(settings, files);
 
   } catch (error) {
     failed = true;
@@ -1061,7 +1513,7 @@ async function main(): Promise<void> {
   rows.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || (a.learners ?? -1) - (b.learners ?? -1));
   // Ratios to the baseline measured in this run (not for the burst and the idle run, whose rates are set by the harness).
   const baselineRps = baselines[0]?.requestsPerSecond ?? null;
-  for (const row of rows) row.ratioToBaseline = baselineRps && row.kind !== 'github-burst' && row.kind !== 'github-idle' ? row.perSecond / baselineRps : null;
+  for (const row of rows) row.ratioToBaseline = baselineRps && !['github-burst', 'github-idle', 'progress-refresh'].includes(row.kind) ? row.perSecond / baselineRps : null;
 
   let profiles: ProfileSummary[] = [];
   if (profileDir) {
@@ -1111,6 +1563,31 @@ async function main(): Promise<void> {
     const i = row.idle!;
     log(`GitHub idle: ${Object.entries(i.byRequest).map(([k, n]) => `${k} x${n}`).join('; ')}; rate limit remaining afterwards ${i.rateLimitRemaining ?? 'unknown'}`);
   }
+  for (const z of progressSizes) {
+    const pages = rows.filter((r) => r.kind === 'dashboard-progress' && r.learners === z.learners);
+    const b = z.breakdown;
+    log(
+      `dashboard with progress @ ${z.learners} learners (${z.withProgress} with a GitHub side, roster of record ${fmt(z.rosterKiB, 0)} KiB): ` +
+        (z.failure !== null
+          ? `the companion got no snapshot (${z.failure}); `
+          : `snapshot after ${fmt(z.snapshotAfterS ?? 0, 1)} s, first page after it ${fmt(z.firstPageAfterSnapshotMs ?? 0, 1)} ms, next ${fmt(z.nextPageMs ?? 0, 1)} ms, ` +
+            `first page after a later snapshot ${z.firstPageAfterLaterSnapshotMs === null ? '-' : fmt(z.firstPageAfterLaterSnapshotMs, 1)} ms; server CPU per page ` +
+            `${pages.map((r) => `${r.progressPage!.path} ${r.serverCpuMsPerUnit === null ? '-' : fmt(r.serverCpuMsPerUnit, 2)} ms`).join(', ')}; `) +
+        (b === null
+          ? 'no in-process figures'
+          : `in process (CPU): model ${fmt(b.modelMs, 1)} ms = needs-attention ${fmt(b.attentionMs, 1)} + table ${fmt(b.tableMs, 2)} + rest ${fmt(b.restMs, 1)}; ` +
+            `first model after the snapshot ${fmt(b.coldModelMs, 1)} ms (deriving progress ${fmt(b.deriveAllMs, 1)} ms); ` +
+            b.queries.map((q) => `${q.query}: model ${fmt(q.modelMs, 1)} ms, table ${fmt(q.tableMs, 2)} ms, ${q.matching} matching`).join('; ')),
+    );
+  }
+  if (refreshSummary) {
+    for (const r of refreshSummary.rounds) {
+      log(
+        `progress refresh ${r.round} (${r.what}): ${Object.entries(r.byKind).map(([k, n]) => `${k} x${n}`).join('; ')}` +
+          (r.activity ? `; before it: ${Object.entries(r.activity).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''),
+      );
+    }
+  }
   log('');
   for (const t of targets) log(`[${t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`);
   for (const p of profiles) log(`\n${formatProfile(p)}`);
@@ -1122,6 +1599,8 @@ async function main(): Promise<void> {
     settings: { ...settings, only: [...settings.only] },
     baselineRequestsPerSecond: baselineRps,
     rows,
+    progressSizes,
+    refresh: refreshSummary,
     targets,
     profiles,
     failed,

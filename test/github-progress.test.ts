@@ -31,7 +31,7 @@ const ROSTER: Roster = {
   ],
 };
 
-async function setUp(rooms = 3) {
+async function setUp(rooms = 3, keptPages?: number) {
   admin = await startAdmin({ roster: rosterText(ROSTER), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
   const { state } = admin.sim;
   state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
@@ -44,7 +44,7 @@ async function setUp(rooms = 3) {
   state.commitFile(ADMIN_REPO, 'provisioning-log.json', JSON.stringify([{ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', attempt_at: '2026-03-02T15:01:00.000Z', result: 'created', repo: ROOM, template_sha: 'abc', error_detail: null }]), { message: 'log' });
   companion = await syncedCompanion(admin);
   await companion.sync.syncNow();
-  const api = createProgressApi(connectGitHub(companion.github, companion.log.log, { retryBaseMs: 10 }).octokit);
+  const api = createProgressApi(connectGitHub(companion.github, companion.log.log, { retryBaseMs: 10 }).octokit, keptPages);
   const reader = new ProgressReader(companion.github, api, companion.store, companion.log.log);
   return { admin, companion, api, reader };
 }
@@ -79,6 +79,18 @@ describe('progress reader', () => {
     assert.ok(second.length >= 5, `only ${second.length} requests`);
     assert.ok(second.every((r) => r.status === 304 && !r.counted), JSON.stringify(second.map((r) => [r.path, r.status])));
     assert.equal(api.usage.full, full);
+  });
+
+  test('with more pages than it keeps, the pages it keeps stay conditional round after round, instead of each being dropped just before it is read again', async () => {
+    // Five pages a refresh (the log, the enrollment issue, its comments, the room's issues, its pull requests), three kept.
+    const { api, reader } = await setUp(3, 3);
+    await reader.refreshNow();
+    assert.deepEqual(api.usage, { full: 5, notModified: 0 });
+    for (let round = 2; round <= 3; round++) {
+      const before: { full: number; notModified: number } = { ...api.usage };
+      await reader.refreshNow();
+      assert.deepEqual({ full: api.usage.full - before.full, notModified: api.usage.notModified - before.notModified }, { full: 2, notModified: 3 }, `round ${round}`);
+    }
   });
 
   test('a list longer than a page is read whole, following Link', async () => {

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   deriveProgress,
+  isLearnersLogEntry,
   type IssueCommentSignal,
   type LearnerSignals,
   type ProgressContext,
@@ -203,6 +204,31 @@ describe('derived progress, as properties', () => {
         assert.deepEqual(deriveProgress(learner, withQuotes, CONTEXT), deriveProgress(learner, signals, CONTEXT));
       }),
       runs(300),
+    );
+  });
+});
+
+describe('property: a learner\'s provisioning attempts', () => {
+  test('read from the log\'s index, they are exactly the entries that are the learner\'s, oldest first, the later entry first at the same time', () => {
+    const logins = ['ada-lovelace', 'ADA-Lovelace', '@ada-lovelace', 'grace-hopper', 'Grace-Hopper'];
+    const cohorts = ['spring-2026', 'Spring-2026', 'autumn-2026'];
+    const entry = fc.record({
+      github_handle: fc.constantFrom(...logins),
+      cohort_id: fc.constantFrom(...cohorts),
+      attempt_at: fc.oneof(minute.map(at), fc.constant('not a time')),
+      result: fc.constantFrom('created', 'healed', 'error' as const),
+    });
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 30 }), fc.constantFrom(...logins), fc.constantFrom(...cohorts), (log, handle, cohort) => {
+        const learner = provisionedLearner({ github_handle: handle, cohort_id: cohort });
+        const expected = log
+          .map((e, index) => ({ e, index, ms: Date.parse(e.attempt_at) }))
+          .filter(({ e, ms }) => !Number.isNaN(ms) && isLearnersLogEntry(e, learner))
+          .sort((a, b) => a.ms - b.ms || a.index - b.index)
+          .map(({ e }) => e);
+        const progress = deriveProgress(learner, { enrollmentIssue: null, comments: [], roomIssues: [], openPullRequests: [], provisioningLog: log }, { now: new Date(at(0)), cohorts: [] });
+        assert.deepEqual(progress.provisioningAttempts, expected);
+      }),
     );
   });
 });

@@ -271,15 +271,20 @@ export function createGitHubApi({ octokit, forgetCredentials }: GitHubConnection
         }
         const data = response.data as { type?: string; encoding?: string; content?: string; sha?: string; size?: number };
         if (data.type !== 'file' || typeof data.sha !== 'string') throw new GitHubError('refused', `${filePath} in ${repo.owner}/${repo.repo} is not a file`, null);
-        let base64 = data.content ?? '';
-        if (data.encoding !== 'base64') {
-          // Over 1 MB the contents answer carries no content: read the blob instead.
-          const blob = await octokit.request('GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { ...repo, file_sha: data.sha });
-          if (blob.data.encoding !== 'base64') throw new GitHubError('refused', `the blob of ${filePath} came in an unexpected encoding`, null);
-          base64 = blob.data.content;
+        let text: string;
+        if (data.encoding === 'base64') {
+          text = Buffer.from(data.content ?? '', 'base64').toString('utf8');
+        } else {
+          // Over 1 MB the contents answer carries no content: read the blob instead, as raw bytes. (As JSON, a roster
+          // of several megabytes would go through Octokit's JSON parser, which is slow and, past about 8 MB, overflows the stack.)
+          const blob = await octokit.request('GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { ...repo, file_sha: data.sha, mediaType: { format: 'raw' } });
+          const raw: unknown = blob.data;
+          if (typeof raw === 'string') text = raw;
+          else if (raw instanceof ArrayBuffer) text = Buffer.from(raw).toString('utf8');
+          else throw new GitHubError('refused', `the blob of ${filePath} came in an unexpected form`, null);
         }
         const etagHeader = response.headers.etag;
-        return { kind: 'file', file: { text: Buffer.from(base64, 'base64').toString('utf8'), sha: data.sha, etag: typeof etagHeader === 'string' ? etagHeader : null } } as const;
+        return { kind: 'file', file: { text, sha: data.sha, etag: typeof etagHeader === 'string' ? etagHeader : null } } as const;
       }),
 
     writeFile: (repo, filePath, change) =>

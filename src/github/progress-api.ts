@@ -19,15 +19,26 @@ export interface ProgressApi {
   provisioningLog(repo: RepoRef, path: string, ref: string | null): Promise<ReadonlyArray<ProvisioningLogEntry>>;
   /** Requests answered in full (each costs rate limit) and answered 304 (free), so far. */
   readonly usage: { readonly full: number; readonly notModified: number };
+  /** A whole refresh has been read: pages it did not read (learners gone, say) are no longer kept. */
+  endRound(): void;
 }
 
 interface Kept {
   etag: string;
   data: unknown;
   next: string | null;
+  /** The round that last read it. */
+  round: number;
 }
 
-/** How many pages' ETags and bodies are kept at most; the oldest go first. */
+/**
+ * How many pages' ETags and bodies are kept at most. Once that many are kept,
+ * a new page is not kept until a round ends without reading some of those:
+ * every refresh reads the same pages in the same order, so dropping the
+ * oldest to make room would drop each page just before it is read again,
+ * and nothing would be conditional any more. This way the pages kept stay
+ * conditional, and only the rest are read in full.
+ */
 export const KEPT_PAGES = 20_000;
 
 /** The URL of the `rel="next"` page in a `Link` header, if any. */
@@ -47,6 +58,7 @@ function isStatus(error: unknown, status: number): boolean {
 export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): ProgressApi {
   const kept = new Map<string, Kept>();
   const usage = { full: 0, notModified: 0 };
+  let round = 0;
 
   /** One page, conditionally: from what was kept when GitHub says it has not changed. */
   async function page(url: string): Promise<{ data: unknown; next: string | null }> {
@@ -55,19 +67,14 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
       const response = await octokit.request(`GET ${url}`, { headers: before ? { 'if-none-match': before.etag } : {} });
       usage.full += 1;
       const link = response.headers.link;
-      const entry = { etag: String(response.headers.etag ?? ''), data: response.data, next: nextPage(typeof link === 'string' ? link : undefined) };
-      kept.delete(url);
-      if (entry.etag !== '') {
-        kept.set(url, entry);
-        if (kept.size > keptPages) kept.delete(kept.keys().next().value!);
-      }
+      const entry = { etag: String(response.headers.etag ?? ''), data: response.data, next: nextPage(typeof link === 'string' ? link : undefined), round };
+      if (entry.etag === '') kept.delete(url);
+      else if (before !== undefined || kept.size < keptPages) kept.set(url, entry);
       return entry;
     } catch (error) {
       if (before && isStatus(error, 304)) {
         usage.notModified += 1;
-        // Kept most recently used, so what is read every round stays.
-        kept.delete(url);
-        kept.set(url, before);
+        before.round = round;
         return before;
       }
       throw error;
@@ -98,6 +105,10 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
 
   return {
     usage,
+    endRound: () => {
+      for (const [url, entry] of kept) if (entry.round !== round) kept.delete(url);
+      round += 1;
+    },
     issue: (repo, number) =>
       call(`read issue ${number} in ${repo.owner}/${repo.repo}`, async () => {
         try {

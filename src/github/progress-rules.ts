@@ -13,6 +13,7 @@
  * Where the specification is silent, the choice made is written beside the
  * rule that makes it.
  */
+import { derivedFrom } from '../lib/derived.js';
 import {
   PROVISION_STATES,
   STATUSES,
@@ -498,17 +499,34 @@ function lastActivityOf(
   return latest === null ? null : { at: new Date(latest.ms).toISOString(), signal: latest.signal };
 }
 
+/** The key a provisioning-log entry and a learner share: the login as `sameLogin` compares it, and the exact cohort id. */
+function logKey(login: string, cohortId: string): string {
+  return `${normalizeHandle(login).toLowerCase()}\u0000${cohortId}`;
+}
+
 /**
- * This learner's provisioning attempts, oldest first. Entries whose
+ * Every learner's provisioning attempts, oldest first, by `logKey`, made in
+ * one pass over the log (once per log read: looking through the whole log
+ * for each learner would grow with learners times entries). Entries whose
  * `attempt_at` cannot be read are left out; at the same time, the later
  * entry in the log counts as the later attempt.
  */
+const attemptsByLearner = derivedFrom<ReadonlyArray<ProvisioningLogEntry>, ReadonlyMap<string, ReadonlyArray<ProvisioningLogEntry>>>((log) => {
+  const timed = new Map<string, Array<{ entry: ProvisioningLogEntry; index: number; ms: number }>>();
+  log.forEach((entry, index) => {
+    const ms = timeOf(entry.attempt_at);
+    if (ms === null || typeof entry.github_handle !== 'string' || typeof entry.cohort_id !== 'string') return;
+    const key = logKey(entry.github_handle, entry.cohort_id);
+    let list = timed.get(key);
+    if (list === undefined) timed.set(key, (list = []));
+    list.push({ entry, index, ms });
+  });
+  return new Map([...timed].map(([key, list]) => [key, list.sort((a, b) => a.ms - b.ms || a.index - b.index).map((e) => e.entry)]));
+});
+
+/** This learner's provisioning attempts (entries that are `isLearnersLogEntry`), oldest first. */
 function provisioningAttemptsOf(log: ReadonlyArray<ProvisioningLogEntry>, learner: Learner): ReadonlyArray<ProvisioningLogEntry> {
-  return log
-    .map((entry, index) => ({ entry, index, ms: timeOf(entry.attempt_at) }))
-    .filter((e): e is { entry: ProvisioningLogEntry; index: number; ms: number } => e.ms !== null && isLearnersLogEntry(e.entry, learner))
-    .sort((a, b) => a.ms - b.ms || a.index - b.index)
-    .map((e) => e.entry);
+  return attemptsByLearner.get(log).get(logKey(learner.github_handle, learner.cohort_id)) ?? [];
 }
 
 // ---------------------------------------------------------------------------

@@ -144,6 +144,7 @@ export class ProgressReader {
           if (kept) signals.set(key, kept);
         }
       });
+      this.api.endRound();
       this.current = { snapshot: { takenAt, signals, provisioningLog, unread }, refreshing: false, problem: null };
       if (firstProblem !== null) {
         const text = `the progress of ${unread} ${unread === 1 ? 'learner' : 'learners'} could not be read: ${(firstProblem as GitHubError).plain}`;
