@@ -12,6 +12,8 @@ import fc from 'fast-check';
 import {
   deriveProgress,
   isLearnersLogEntry,
+  needsAttention,
+  needsAttentionUntil,
   type IssueCommentSignal,
   type LearnerSignals,
   type ProgressContext,
@@ -229,6 +231,33 @@ describe('property: a learner\'s provisioning attempts', () => {
         const progress = deriveProgress(learner, { enrollmentIssue: null, comments: [], roomIssues: [], openPullRequests: [], provisioningLog: log }, { now: new Date(at(0)), cohorts: [] });
         assert.deepEqual(progress.provisioningAttempts, expected);
       }),
+    );
+  });
+});
+
+describe('property: how long a learner\'s reasons for attention hold', () => {
+  test('at any time before the "until" it gives, the reasons are the same, word for word; and "until" is later than now', () => {
+    const learnerArb = fc.record({
+      state: fc.constantFrom('pending' as const, 'provisioned' as const, 'failed' as const),
+      registered: fc.option(minute, { nil: null }),
+    });
+    fc.assert(
+      fc.property(aCase, learnerArb, fc.boolean(), fc.nat(), fc.integer({ min: -30, max: 300 }), fc.integer({ min: 0, max: 3000 * 60 }), ({ learner, signals, specs }, l, read, pick, delta, laterSeconds) => {
+        const who = provisionedLearner({ ...learner, provision_state: l.state, registered_at: l.registered === null ? null : at(l.registered) });
+        const context = (ms: number): ProgressContext => ({ ...CONTEXT, now: new Date(ms) });
+        // Now a little after one of the times the reasons count from, where durations are still in minutes.
+        const anchors = [0, l.registered ?? 0, ...specs.map((spec) => spec.updated), ...signals.openPullRequests.map((pr) => (Date.parse(pr.created_at) - OPENS) / 60_000)];
+        const t1 = OPENS + (anchors[pick % anchors.length]! + delta) * 60_000 + 17_000;
+        const progress = read ? deriveProgress(who, signals, context(t1)) : null;
+        const first = needsAttentionUntil(who, progress, context(t1));
+        assert.ok(first.until > t1);
+        const t2 = t1 + laterSeconds * 1000;
+        const later = needsAttention(who, progress, context(t2));
+        if (t2 < first.until) assert.deepEqual(later, first.reasons);
+        // The last moment before it, where a boundary put too late would show.
+        if (Number.isFinite(first.until)) assert.deepEqual(needsAttention(who, progress, context(first.until - 1)), first.reasons);
+      }),
+      runs(500),
     );
   });
 });

@@ -223,6 +223,7 @@ export type LearnerProgress = Readonly<{
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /** The thresholds in force: the context's where it gives a finite, non-negative number, the defaults elsewhere. */
 export function thresholdsOf(context: ProgressContext): Thresholds {
@@ -617,28 +618,81 @@ function provisioningFailed(learner: Learner, progress: LearnerProgress | null):
 }
 
 /**
+ * The time the attention rules are evaluated at, noting as they look at it
+ * the earliest later time at which anything they found could read
+ * differently: a threshold reached, a cohort opening or closing, or a
+ * duration's words changing ("39 minutes" to "40 minutes"). Until then, the
+ * same rules give the same reasons, word for word.
+ */
+class AttentionClock {
+  until = Number.POSITIVE_INFINITY;
+  constructor(readonly now: number) {}
+
+  private changesAt(t: number): void {
+    if (t > this.now && t < this.until) this.until = t;
+  }
+
+  /** now < t */
+  before(t: number): boolean {
+    this.changesAt(t);
+    return this.now < t;
+  }
+
+  /** At least `ms` since `anchor`. */
+  reached(anchor: number, ms: number): boolean {
+    this.changesAt(anchor + ms);
+    return this.now - anchor >= ms;
+  }
+
+  /** `formatDuration` of the time since `anchor` (none when it is not known). */
+  durationSince(anchor: number | null): string {
+    if (anchor === null) return formatDuration(0);
+    const elapsed = this.now - anchor;
+    this.changesAt(anchor + nextDurationStep(elapsed));
+    return formatDuration(elapsed);
+  }
+
+  /** `cohortRunning` at this time. */
+  running(cohort: Cohort | null, runHours: number): boolean {
+    const opens = timeOf(cohort?.opens_at);
+    if (opens === null) return false;
+    return !this.before(opens) && this.before(opens + runHours * HOUR);
+  }
+}
+
+/** The least elapsed time, above `elapsed`, at which `formatDuration` gives other words. */
+function nextDurationStep(elapsed: number): number {
+  if (elapsed < 0) return MINUTE;
+  const minutes = Math.floor(elapsed / MINUTE);
+  if (minutes < 60) return (minutes + 1) * MINUTE;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return (hours + 1) * HOUR;
+  return (Math.floor(hours / 24) + 1) * DAY;
+}
+
+/**
  * Pending too long: still `pending` in the roster `pendingTooLongMinutes`
  * after registering. With no registration time, only once the cohort has
  * opened. When the log already records a Learning Room, the roster has not
  * caught up, and the sentence says so.
  */
-function pendingTooLong(learner: Learner, progress: LearnerProgress | null, cohort: Cohort | null, now: Date, thresholds: Thresholds): string | null {
+function pendingTooLong(learner: Learner, progress: LearnerProgress | null, cohort: Cohort | null, clock: AttentionClock, thresholds: Thresholds): string | null {
   if (learnerProvisionState(learner) !== 'pending') return null;
   const registered = timeOf(learner.registered_at);
   const last = progress?.lastProvisioningAttempt ?? null;
   const made = last !== null && SUCCESSFUL_RESULTS.has(last.result) ? last : null;
   if (registered === null) {
     const opens = timeOf(cohort?.opens_at);
-    if (opens === null || now.getTime() < opens) return null;
+    if (opens === null || clock.before(opens)) return null;
     return made === null
       ? 'Pending since an unknown time, and the cohort has opened: no Learning Room yet'
       : `Pending in the roster, though the provisioning log says the Learning Room was made on ${formatMoment(made.attempt_at)}`;
   }
-  const waited = now.getTime() - registered;
-  if (waited < thresholds.pendingTooLongMinutes * MINUTE) return null;
+  if (!clock.reached(registered, thresholds.pendingTooLongMinutes * MINUTE)) return null;
+  const waited = clock.durationSince(registered);
   return made === null
-    ? `Pending for ${formatDuration(waited)}: no Learning Room yet`
-    : `Pending for ${formatDuration(waited)} in the roster, though the provisioning log says the Learning Room was made on ${formatMoment(made.attempt_at)}`;
+    ? `Pending for ${waited}: no Learning Room yet`
+    : `Pending for ${waited} in the roster, though the provisioning log says the Learning Room was made on ${formatMoment(made.attempt_at)}`;
 }
 
 /**
@@ -646,13 +700,12 @@ function pendingTooLong(learner: Learner, progress: LearnerProgress | null, coho
  * `noActivityHours`, counting from the later of the last activity and the
  * cohort's opening (time before the cohort opened does not count).
  */
-function noActivity(progress: LearnerProgress, cohort: Cohort | null, now: Date, thresholds: Thresholds): string | null {
-  if (!cohortRunning(cohort, now, thresholds.cohortRunHours)) return null;
+function noActivity(progress: LearnerProgress, cohort: Cohort | null, clock: AttentionClock, thresholds: Thresholds): string | null {
+  if (!clock.running(cohort, thresholds.cohortRunHours)) return null;
   const opens = timeOf(cohort?.opens_at) ?? 0;
   const quietSince = Math.max(timeOf(progress.lastActivity?.at) ?? opens, opens);
-  const quiet = now.getTime() - quietSince;
-  if (quiet < thresholds.noActivityHours * HOUR) return null;
-  return `No activity for ${formatDuration(quiet)} while the cohort is running`;
+  if (!clock.reached(quietSince, thresholds.noActivityHours * HOUR)) return null;
+  return `No activity for ${clock.durationSince(quietSince)} while the cohort is running`;
 }
 
 /**
@@ -665,27 +718,31 @@ function noActivity(progress: LearnerProgress, cohort: Cohort | null, now: Date,
  * yet): only the roster's own reasons are given then.
  */
 export function needsAttention(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): ReadonlyArray<AttentionReason> {
+  return needsAttentionUntil(learner, progress, context).reasons;
+}
+
+/**
+ * `needsAttention`, and the earliest later time (ms since the epoch;
+ * Infinity for never) at which it could give other reasons or other words
+ * for the same learner, progress and context: until then it gives these.
+ */
+export function needsAttentionUntil(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): { reasons: ReadonlyArray<AttentionReason>; until: number } {
   const thresholds = thresholdsOf(context);
   const cohort = cohortOf(learner, context.cohorts);
-  const now = context.now;
+  const clock = new AttentionClock(context.now.getTime());
   const reasons: AttentionReason[] = [];
   const add = (kind: AttentionKind, sentence: string | null): void => {
     if (sentence !== null) reasons.push({ kind, sentence });
   };
   add('provisioning-failed', provisioningFailed(learner, progress));
-  add('pending-too-long', pendingTooLong(learner, progress, cohort, now, thresholds));
-  if (progress === null) return reasons;
-  if (progress.status === 'needs-info') add('needs-info', 'Needs information: the enrollment issue has the needs-info label');
-  if (progress.stuck !== null) {
-    const idle = now.getTime() - (timeOf(progress.stuck.idleSince) ?? now.getTime());
-    add('stuck', `Stuck on Challenge ${progress.stuck.challenge} for ${formatDuration(idle)}`);
+  add('pending-too-long', pendingTooLong(learner, progress, cohort, clock, thresholds));
+  if (progress !== null) {
+    if (progress.status === 'needs-info') add('needs-info', 'Needs information: the enrollment issue has the needs-info label');
+    if (progress.stuck !== null) add('stuck', `Stuck on Challenge ${progress.stuck.challenge} for ${clock.durationSince(timeOf(progress.stuck.idleSince))}`);
+    for (const pr of progress.awaitingReview) add('needs-review', `Pull request #${pr.number} has waited ${clock.durationSince(timeOf(pr.openedAt))} for review`);
+    add('no-activity', noActivity(progress, cohort, clock, thresholds));
   }
-  for (const pr of progress.awaitingReview) {
-    const waited = now.getTime() - (timeOf(pr.openedAt) ?? now.getTime());
-    add('needs-review', `Pull request #${pr.number} has waited ${formatDuration(waited)} for review`);
-  }
-  add('no-activity', noActivity(progress, cohort, now, thresholds));
-  return reasons;
+  return { reasons, until: clock.until };
 }
 
 /** The evidence for a status in words, for the learner's page. */

@@ -12,6 +12,7 @@ import {
   listedCohorts,
   normalizeHandle,
   redactRoster,
+  type Cohort,
   type Learner,
   type Learners,
   type Roster,
@@ -37,7 +38,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BULK_OPERATIONS, OPERATION_NAMES, type FacilitatorOperations } from '../github/operations.js';
 import { rateLimited } from '../http/rate-limit.js';
 import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
-import { cohortRunning, deriveProgress, describeEvidence, formatDuration, needsAttention, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
+import { cohortRunning, deriveProgress, describeEvidence, formatDuration, needsAttentionUntil, type AttentionReason, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
 import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
@@ -188,12 +189,45 @@ const COLUMNS: ReadonlyArray<{ label: string; key: SortKey | null }> = [
   { label: 'Enrollment issue', key: null },
 ];
 
+/** A learner's reasons for attention as last worked out, and from when until when they hold. */
+interface KeptAttention {
+  readonly progress: LearnerProgress | null;
+  readonly cohorts: ProgressContext['cohorts'];
+  readonly stuckMinutes: number | undefined;
+  readonly from: number;
+  readonly until: number;
+  readonly reasons: ReadonlyArray<AttentionReason>;
+}
+
+/**
+ * Per learner record, a slot for its reasons for attention. Working them out
+ * for every learner on every view was most of a page's cost on a large
+ * roster; the rules say until when their answer holds (a threshold reached,
+ * a duration's words changing), so a view within that time, for the same
+ * progress and settings, takes them as they are.
+ */
+const attentionSlots = derivedFrom<Learner, { kept: KeptAttention | null }>(() => ({ kept: null }));
+
+function attentionOf(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): ReadonlyArray<AttentionReason> {
+  const slot = attentionSlots.get(learner);
+  const now = context.now.getTime();
+  const kept = slot.kept;
+  if (kept !== null && kept.progress === progress && kept.cohorts === context.cohorts && kept.stuckMinutes === context.stuckMinutes && kept.from <= now && now < kept.until) {
+    return kept.reasons;
+  }
+  const { reasons, until } = needsAttentionUntil(learner, progress, context);
+  slot.kept = { progress, cohorts: context.cohorts, stuckMinutes: context.stuckMinutes, from: now, until, reasons };
+  return reasons;
+}
+
+const NO_COHORTS: ReadonlyArray<Cohort> = [];
+
 /** The learners of the cohort asked for, each with its progress and reasons for attention, in canonical order. */
 function tableEntries(learners: Learners, snapshot: ProgressSnapshot | null, context: ProgressContext): TableEntry[] {
   return learners.map((learner, order) => {
     const progress = snapshot === null ? null : progressOf(snapshot, learner, context);
     const status = progress !== null ? progress.status : snapshot === null ? learnerStatus(learner) : null;
-    return { learner, order, progress, status, attention: needsAttention(learner, progress, context) };
+    return { learner, order, progress, status, attention: attentionOf(learner, progress, context) };
   });
 }
 
@@ -264,7 +298,7 @@ export function dashboardModel(
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const effective: TableQuery = { ...query, cohort: selected ?? '' };
   const snapshot = view?.state?.snapshot ?? null;
-  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
+  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? NO_COHORTS, stuckMinutes: view?.stuckMinutes };
   const everyone = tableEntries(sortedLearners(roster.learners), snapshot, context);
   const entries = selected === null ? everyone : everyone.filter((e) => e.learner.cohort_id === selected);
   const table = tableView(entries, effective);
@@ -411,20 +445,30 @@ function countsInWords<K extends string>(keys: readonly K[], count: (key: K) => 
 /** Each cohort: its label, when it starts (and whether it is running), and its learners by provisioning state and by status. */
 function cohortOverview(roster: Roster, labels: ReadonlyMap<string, string>, everyone: ReadonlyArray<TableEntry>, snapshot: ProgressSnapshot | null, now: Date): CohortOverviewRow[] {
   const listed = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c]));
+  // One pass over the learners, counting per cohort.
+  type Counts = { learners: number; unread: number; states: Map<string, number>; statuses: Map<string, number> };
+  const counts = new Map<string, Counts>();
+  for (const entry of everyone) {
+    let c = counts.get(entry.learner.cohort_id);
+    if (c === undefined) counts.set(entry.learner.cohort_id, (c = { learners: 0, unread: 0, states: new Map(), statuses: new Map() }));
+    c.learners += 1;
+    const state = learnerProvisionState(entry.learner);
+    c.states.set(state, (c.states.get(state) ?? 0) + 1);
+    if (entry.status === null) c.unread += 1;
+    else c.statuses.set(entry.status, (c.statuses.get(entry.status) ?? 0) + 1);
+  }
   return [...labels].map(([id, label]) => {
-    const members = everyone.filter((e) => e.learner.cohort_id === id);
+    const c = counts.get(id) ?? { learners: 0, unread: 0, states: new Map<string, number>(), statuses: new Map<string, number>() };
     const cohort = listed.get(id) ?? null;
-    const opens = timeModel(cohort?.opens_at);
-    const unread = members.filter((e) => e.status === null).length;
-    const statuses = countsInWords(STATUSES, (s) => members.filter((e) => e.status === s).length, (s) => STATUS_LABELS[s].toLowerCase());
+    const statuses = countsInWords(STATUSES, (s) => c.statuses.get(s) ?? 0, (s) => STATUS_LABELS[s].toLowerCase());
     return {
       label,
       href: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: id })}`,
-      opens,
+      opens: timeModel(cohort?.opens_at),
       running: cohortRunning(cohort, now),
-      learners: members.length,
-      states: countsInWords(PROVISION_STATES, (s) => members.filter((e) => learnerProvisionState(e.learner) === s).length, (s) => PROVISION_LABELS[s].toLowerCase()),
-      statuses: snapshot !== null && unread > 0 ? `${statuses}; ${unread} not read from GitHub yet` : statuses,
+      learners: c.learners,
+      states: countsInWords(PROVISION_STATES, (s) => c.states.get(s) ?? 0, (s) => PROVISION_LABELS[s].toLowerCase()),
+      statuses: snapshot !== null && c.unread > 0 ? `${statuses}; ${c.unread} not read from GitHub yet` : statuses,
     };
   });
 }
@@ -444,7 +488,7 @@ export function dashboardCsv(roster: Roster, query: TableQuery, view: ProgressVi
   const selected = requested !== null && requested !== '' && cohorts.has(requested) ? requested : null;
   const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
   const snapshot = view?.state?.snapshot ?? null;
-  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? [], stuckMinutes: view?.stuckMinutes };
+  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? NO_COHORTS, stuckMinutes: view?.stuckMinutes };
   const { matching } = tableView(tableEntries(learners, snapshot, context), { ...query, cohort: selected ?? '' });
   const lines = [CSV_HEADER.map(csvCell).join(',')];
   for (const entry of matching) {
