@@ -232,17 +232,27 @@ export function connectGitHub(config: GitHubConfig, log: Logger, options: Client
   return { octokit, forgetCredentials: () => installationTokens.clear() };
 }
 
-/** The GitHubApi over a connection. */
-export function createGitHubApi({ octokit, forgetCredentials }: GitHubConnection): GitHubApi {
-  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+/**
+ * A runner for a connection's calls: a failure becomes the GitHubError
+ * `toError` makes of it (in words, about what was being done), and a
+ * credential GitHub refused is forgotten, so the next call gets a new one.
+ */
+export function callsOver<About>(connection: GitHubConnection, toError: (error: unknown, about: About) => GitHubError) {
+  return async <T>(about: About, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (error) {
-      const failure = toGitHubError(error, what);
-      if (failure.problem === 'auth') forgetCredentials();
+      const failure = toError(error, about);
+      if (failure.problem === 'auth') connection.forgetCredentials();
       throw failure;
     }
   };
+}
+
+/** The GitHubApi over a connection. */
+export function createGitHubApi(connection: GitHubConnection): GitHubApi {
+  const { octokit } = connection;
+  const call = callsOver(connection, (error, what: string) => toGitHubError(error, what));
   return {
     defaultBranch: (repo) =>
       call(`read ${repo.owner}/${repo.repo}`, async () => {

@@ -20,7 +20,7 @@
  * say so, and say when it is not known whether GitHub acted (a network
  * failure after the request was sent).
  */
-import { GitHubError, describeNetworkError, toGitHubError, type GitHubConnection, type OctokitErrorShape, type RepoRef } from './client.js';
+import { GitHubError, callsOver, describeNetworkError, toGitHubError, type GitHubConnection, type OctokitErrorShape, type RepoRef } from './client.js';
 
 export interface OperationsApi {
   /** Adds a label to an issue (nothing changes when it is already there). */
@@ -105,16 +105,9 @@ function isStatus(error: unknown, status: number): boolean {
 }
 
 /** The operations' calls over a connection to GitHub. */
-export function createOperationsApi({ octokit, forgetCredentials }: GitHubConnection): OperationsApi {
-  const call = async <T>(action: Action, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (error) {
-      const failure = operationError(error, action);
-      if (failure.problem === 'auth') forgetCredentials();
-      throw failure;
-    }
-  };
+export function createOperationsApi(connection: GitHubConnection): OperationsApi {
+  const { octokit } = connection;
+  const call = callsOver(connection, (error, action: Action) => operationError(error, action));
   return {
     addLabel: (repo, issue, label) =>
       call(labelAction(repo, issue, label, 'add'), async () => {
