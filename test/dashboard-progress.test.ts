@@ -17,12 +17,10 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST = FAST_GITHUB;
-
 async function githubDashboard(): Promise<{ t: TestApp; admin: SimulatedAdmin; client: Client }> {
   admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(Date.now())), permissions: PROGRESS_PERMISSIONS });
   seedCohortInProgress(admin, Date.now());
-  t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST });
+  t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST_GITHUB });
   const client = new Client(t.app);
   await client.signIn();
   const deadline = Date.now() + 10_000;

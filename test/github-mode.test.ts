@@ -21,8 +21,6 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST = FAST_GITHUB;
-
 function logSink() {
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _encoding, done) { lines.push(chunk.toString()); done(); } });
@@ -31,7 +29,7 @@ function logSink() {
 
 async function githubApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<{ t: TestApp; admin: SimulatedAdmin }> {
   admin = await startAdmin();
-  t = await startApp({ ...githubEnv(admin), COMPANION_SYNC_INTERVAL: '60', ...env }, { github: FAST, ...deps });
+  t = await startApp({ ...githubEnv(admin), COMPANION_SYNC_INTERVAL: '60', ...env }, { github: FAST_GITHUB, ...deps });
   return { t, admin };
 }
 
@@ -104,7 +102,7 @@ describe('/readyz', () => {
 
   test('503 once the last successful sync is older than three intervals', async () => {
     let now = Date.now();
-    const { t } = await githubApp({ COMPANION_SYNC_INTERVAL: '10' }, { github: { ...FAST, sync: { ...FAST!.sync, now: () => now } } });
+    const { t } = await githubApp({ COMPANION_SYNC_INTERVAL: '10' }, { github: { ...FAST_GITHUB, sync: { ...FAST_GITHUB!.sync, now: () => now } } });
     const client = new Client(t.app);
     await until('the first sync', async () => (await client.get('/readyz')).statusCode === 200);
     now += 29_000;

@@ -22,8 +22,6 @@ afterEach(async () => {
   admin = null;
 });
 
-const FAST = FAST_GITHUB;
-
 function roster(...learners: Learner[]): string {
   const value: Roster = { ...EXAMPLE_ROSTER, learners };
   return serializeRoster(value, new Date('2026-01-15T09:00:00.000Z'));
@@ -145,7 +143,7 @@ describe('the learner page in GitHub mode', () => {
   async function githubLearner(handle: string): Promise<string> {
     admin = await startAdmin({ roster: rosterText(COHORT_IN_PROGRESS(Date.now())), permissions: PROGRESS_PERMISSIONS });
     seedCohortInProgress(admin, Date.now());
-    t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST });
+    t = await startApp({ ...githubEnv(admin), COMPANION_STUCK_MINUTES: '20' }, { github: FAST_GITHUB });
     const client = new Client(t.app);
     await client.signIn();
     const deadline = Date.now() + 10_000;

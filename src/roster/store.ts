@@ -220,16 +220,15 @@ export class RosterStore {
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
       const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : await readOutbox(this.fs, file);
-      const followed = this.followed;
-      if (basis !== undefined && followed?.record === basis && this.remembered?.signature === followed.signature) {
-        this.followed = { record, signature: followed.signature };
+      if (basis !== undefined && this.followedRecord() === basis) {
+        this.follow(record, current.roster);
         return waiting.length;
       }
       const now = this.now();
       const local = applyChanges(canonicalForm(record, now), waiting.map(entryChange), now).roster;
       this.followed = null;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
-      if (this.remembered?.roster === local) this.followed = { record, signature: this.remembered.signature };
+      this.follow(record, local);
       return waiting.length;
     });
   }
@@ -260,6 +259,17 @@ export class RosterStore {
       );
     }
     await (await this.fs.open(outboxFile, 'a', 0o600)).close();
+  }
+
+  /** The record the working copy follows, while the file is still the one this store last wrote or left (`followed`). */
+  private followedRecord(): Roster | null {
+    const followed = this.followed;
+    return followed !== null && this.remembered?.signature === followed.signature ? followed.record : null;
+  }
+
+  /** Notes that the file, as last written or read here, is `roster`: `record` with the outbox applied in order. */
+  private follow(record: Roster, roster: Roster): void {
+    this.followed = this.remembered?.roster === roster ? { record, signature: this.remembered.signature } : null;
   }
 
   /** Runs `fn` on the write target while holding the roster's lock. */
@@ -436,7 +446,7 @@ export class RosterStore {
         // Registrations are recorded even when the working copy has them already (the roster of record may not); edits only when made.
         const recorded = this.useOutbox ? batch.filter((p, i) => ('edit' in p.change ? outcomes[i] === 'edited' : outcomes[i] !== 'unknown-cohort')) : [];
         // While the file is the record followed with the outbox applied, it stays so: these changes go to both.
-        const followed = this.followed !== null && this.remembered?.roster === current.roster && this.remembered.signature === this.followed.signature ? this.followed : null;
+        const following = this.followedRecord();
         this.followed = null;
         try {
           await this.sweepNowAndThen(target);
@@ -447,7 +457,7 @@ export class RosterStore {
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
-        if (followed !== null && this.remembered?.roster === roster) this.followed = { record: followed.record, signature: this.remembered.signature };
+        if (following !== null) this.follow(following, roster);
         batch.forEach((p, i) => p.resolve(outcomes[i]!, roster));
         if (recorded.length > 0) this.onRecorded();
       } finally {

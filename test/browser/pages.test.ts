@@ -64,6 +64,15 @@ async function submit(page: Page, name: string): Promise<void> {
   await navigation;
 }
 
+/** Signs in and asks, from the dashboard's bulk form, to mark the first two learners acknowledged: the confirmation page. */
+async function askToMarkFirstTwoAcknowledged(page: Page, s: Server): Promise<void> {
+  await signIn(page, s);
+  await page.locator('#select-1').check();
+  await page.locator('#select-2').check();
+  await page.locator('input[name="operation"][value="acked"]').check();
+  await submit(page, 'Continue');
+}
+
 /** Reloads the dashboard until its main content matches (background work in GitHub mode takes a moment). */
 async function waitForText(page: Page, server: Server, pattern: RegExp, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -535,11 +544,7 @@ const STATES: State[] = [
     status: 200,
     h1: 'Check and confirm: Mark acknowledged for 2 learners',
     open: async (page, s) => {
-      await signIn(page, s);
-      await page.locator('#select-1').check();
-      await page.locator('#select-2').check();
-      await page.locator('input[name="operation"][value="acked"]').check();
-      await submit(page, 'Continue');
+      await askToMarkFirstTwoAcknowledged(page, s);
     },
   },
   {
@@ -548,11 +553,7 @@ const STATES: State[] = [
     status: 200,
     h1: 'Mark acknowledged for 2 learners: 1 done, 1 not done',
     open: async (page, s) => {
-      await signIn(page, s);
-      await page.locator('#select-1').check();
-      await page.locator('#select-2').check();
-      await page.locator('input[name="operation"][value="acked"]').check();
-      await submit(page, 'Continue');
+      await askToMarkFirstTwoAcknowledged(page, s);
       await submit(page, 'Confirm: mark acknowledged for 1 learner');
       assert.match(await page.locator('[role="status"]').innerText(), /Of 2 learners: 1 done, 1 not done\./);
     },
