@@ -19,7 +19,6 @@ import {
   parseRoster,
   serializeRoster,
   canonicalRoster,
-  listedCohorts,
   upsertLearner,
   editLearner,
   PROVISION_STATES,

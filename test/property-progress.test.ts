@@ -21,7 +21,11 @@ import {
   type PullRequestSignal,
   type RoomIssueSignal,
 } from '../src/github/progress-rules.js';
-import type { Learner, LearnerStatus } from '../src/roster/contract.js';
+import type { Learner, LearnerStatus, Roster } from '../src/roster/contract.js';
+import { keyOfLearner } from '../src/roster/incremental.js';
+import type { ProgressSnapshot } from '../src/github/progress.js';
+import { dashboardCsv, dashboardModel, type ProgressView } from '../src/routes/dashboard.js';
+import { parseTableQuery } from '../src/routes/learner-table.js';
 import { provisionedLearner } from './helpers/fixtures.js';
 
 const RUNS = Number(process.env.FC_NUM_RUNS ?? '') || 0;
@@ -236,7 +240,7 @@ describe('property: a learner\'s provisioning attempts', () => {
 });
 
 describe('property: how long a learner\'s reasons for attention hold', () => {
-  test('at any time before the "until" it gives, the reasons are the same, word for word; and "until" is later than now', () => {
+  test('at any time before the "until" it gives, the reasons are the same, word for word, and before "kindsUntil" of the same kinds; "until" is later than now', () => {
     const learnerArb = fc.record({
       state: fc.constantFrom('pending' as const, 'provisioned' as const, 'failed' as const),
       registered: fc.option(minute, { nil: null }),
@@ -256,8 +260,71 @@ describe('property: how long a learner\'s reasons for attention hold', () => {
         if (t2 < first.until) assert.deepEqual(later, first.reasons);
         // The last moment before it, where a boundary put too late would show.
         if (Number.isFinite(first.until)) assert.deepEqual(needsAttention(who, progress, context(first.until - 1)), first.reasons);
+        // The kinds of reasons hold longer: until "kindsUntil", only their words may change.
+        assert.ok(first.kindsUntil >= first.until);
+        const kinds = (reasons: ReadonlyArray<{ kind: string }>) => reasons.map((r) => r.kind);
+        if (t2 < first.kindsUntil) assert.deepEqual(kinds(later), kinds(first.reasons));
+        if (Number.isFinite(first.kindsUntil)) assert.deepEqual(kinds(needsAttention(who, progress, context(first.kindsUntil - 1))), kinds(first.reasons));
       }),
       runs(500),
+    );
+  });
+});
+
+describe('property: the dashboard kept between views says what one worked out afresh would', () => {
+  const QUERIES = [
+    '',
+    'attention=1',
+    'cohort=autumn-2026&attention=1&sort=activity&dir=desc',
+    'status=unknown',
+    'state=pending&sort=registered',
+    'q=learner-1&sort=status&dir=desc',
+    'cohort=spring-2026&sort=cohort&page=2',
+    'cohort=no-such-cohort&attention=1',
+  ];
+  const learnerSpec = fc.record({
+    autumn: fc.boolean(),
+    state: fc.constantFrom('pending' as const, 'provisioned' as const, 'failed' as const),
+    registered: fc.option(minute, { nil: null }),
+    read: fc.boolean(),
+    signals: aCase,
+  });
+  const step = fc.record({ query: fc.constantFrom(...QUERIES), minutes: fc.integer({ min: -90, max: 1500 }), edit: fc.option(fc.nat(), { nil: null }) });
+
+  test('through views at later (and earlier) times and roster edits, the model and the CSV equal those from a fresh copy of the roster', () => {
+    fc.assert(
+      fc.property(fc.array(learnerSpec, { minLength: 1, maxLength: 60 }), fc.array(step, { minLength: 1, maxLength: 8 }), (specs, steps) => {
+        const learners = specs.map((s, i) =>
+          provisionedLearner({ github_handle: `learner-${i}`, cohort_id: s.autumn ? 'autumn-2026' : 'spring-2026', provision_state: s.state, registered_at: s.registered === null ? null : at(s.registered) }),
+        );
+        const signals = new Map<string, LearnerSignals>();
+        specs.forEach((s, i) => {
+          if (s.read) signals.set(keyOfLearner(learners[i]!), s.signals.signals);
+        });
+        const snapshot: ProgressSnapshot = { takenAt: new Date(at(600)), signals, provisioningLog: [], unread: 0 };
+        const cohorts = [
+          { cohort_id: 'spring-2026', opens_at: at(0) },
+          { cohort_id: 'autumn-2026', opens_at: at(900) },
+        ];
+        let roster: Roster = { version: 1, cohorts, learners };
+        let now = Date.parse(at(600));
+        for (const s of steps) {
+          now += s.minutes * 60_000;
+          if (s.edit !== null) {
+            // A facilitator's edit: a new record for one learner, the others the same objects.
+            const i = s.edit % roster.learners.length;
+            const before = roster.learners[i]!;
+            const edited: Learner = { ...before, provision_state: before.provision_state === 'pending' ? 'provisioned' : 'pending' };
+            roster = { ...roster, learners: roster.learners.map((l, j) => (j === i ? edited : l)) };
+          }
+          const query = parseTableQuery(Object.fromEntries(new URLSearchParams(s.query)));
+          const view: ProgressView = { state: { snapshot, refreshing: false, problem: null }, stuckMinutes: 20, refreshRequested: false, now: new Date(now) };
+          const fresh = structuredClone(roster);
+          assert.deepEqual(dashboardModel(roster, query, { mode: 'local' }, view), dashboardModel(fresh, query, { mode: 'local' }, view));
+          assert.equal(dashboardCsv(roster, query, view), dashboardCsv(fresh, query, view));
+        }
+      }),
+      runs(150),
     );
   });
 });

@@ -7,7 +7,7 @@
  * this module for logs or state snapshots carries a fingerprint instead.
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
-import { isoSeconds, repoKey, type Repo, type SimulatorState } from './state.js';
+import { isoSeconds, repoKey, type Repo } from './state.js';
 
 export type PermissionName = 'contents' | 'issues' | 'pull_requests' | 'actions' | 'administration' | 'metadata' | 'workflows';
 export type PermissionLevel = 'read' | 'write';

@@ -625,22 +625,30 @@ function provisioningFailed(learner: Learner, progress: LearnerProgress | null):
  * same rules give the same reasons, word for word.
  */
 class AttentionClock {
+  /** The earliest later time at which anything could read differently. */
   until = Number.POSITIVE_INFINITY;
+  /** The earliest later time at which a reason could come or go (a threshold, a cohort's opening or closing); words alone may change before. */
+  kindsUntil = Number.POSITIVE_INFINITY;
   constructor(readonly now: number) {}
 
-  private changesAt(t: number): void {
+  private wordsChangeAt(t: number): void {
     if (t > this.now && t < this.until) this.until = t;
+  }
+
+  private kindsChangeAt(t: number): void {
+    this.wordsChangeAt(t);
+    if (t > this.now && t < this.kindsUntil) this.kindsUntil = t;
   }
 
   /** now < t */
   before(t: number): boolean {
-    this.changesAt(t);
+    this.kindsChangeAt(t);
     return this.now < t;
   }
 
   /** At least `ms` since `anchor`. */
   reached(anchor: number, ms: number): boolean {
-    this.changesAt(anchor + ms);
+    this.kindsChangeAt(anchor + ms);
     return this.now - anchor >= ms;
   }
 
@@ -648,7 +656,7 @@ class AttentionClock {
   durationSince(anchor: number | null): string {
     if (anchor === null) return formatDuration(0);
     const elapsed = this.now - anchor;
-    this.changesAt(anchor + nextDurationStep(elapsed));
+    this.wordsChangeAt(anchor + nextDurationStep(elapsed));
     return formatDuration(elapsed);
   }
 
@@ -721,12 +729,21 @@ export function needsAttention(learner: Learner, progress: LearnerProgress | nul
   return needsAttentionUntil(learner, progress, context).reasons;
 }
 
+/** A learner's reasons for attention at a time, and how long they hold. */
+export interface AttentionAt {
+  readonly reasons: ReadonlyArray<AttentionReason>;
+  /** The earliest later time (ms since the epoch; Infinity for never) at which other reasons or other words could be given: until then, these. */
+  readonly until: number;
+  /** The earliest later time at which the reasons' kinds (so their number) could change; only their words may change before. */
+  readonly kindsUntil: number;
+}
+
 /**
- * `needsAttention`, and the earliest later time (ms since the epoch;
- * Infinity for never) at which it could give other reasons or other words
- * for the same learner, progress and context: until then it gives these.
+ * `needsAttention`, and until when its answer holds for the same learner,
+ * progress and context: word for word until `until`, kind for kind until
+ * `kindsUntil`.
  */
-export function needsAttentionUntil(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): { reasons: ReadonlyArray<AttentionReason>; until: number } {
+export function needsAttentionUntil(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): AttentionAt {
   const thresholds = thresholdsOf(context);
   const cohort = cohortOf(learner, context.cohorts);
   const clock = new AttentionClock(context.now.getTime());
@@ -742,7 +759,7 @@ export function needsAttentionUntil(learner: Learner, progress: LearnerProgress 
     for (const pr of progress.awaitingReview) add('needs-review', `Pull request #${pr.number} has waited ${clock.durationSince(timeOf(pr.openedAt))} for review`);
     add('no-activity', noActivity(progress, cohort, clock, thresholds));
   }
-  return { reasons, until: clock.until };
+  return { reasons, until: clock.until, kindsUntil: clock.kindsUntil };
 }
 
 /** The evidence for a status in words, for the learner's page. */

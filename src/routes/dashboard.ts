@@ -14,10 +14,10 @@ import {
   redactRoster,
   type Cohort,
   type Learner,
-  type Learners,
   type Roster,
 } from '../roster/contract.js';
-import { DEFAULT_QUERY, parseTableQuery, queryString, tableView, type Direction, type SortKey, type StatusFilter, type TableEntry, type TableQuery, type TableView } from './learner-table.js';
+import { DEFAULT_QUERY, parseTableQuery, queryString, type Direction, type SortKey, type StatusFilter, type TableEntry, type TableQuery, type TableView } from './learner-table.js';
+import { attentionOf, cohortTable, type CohortTable, type TableBasis } from './cohort-table.js';
 import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import { shellFor } from '../http/shell.js';
@@ -37,8 +37,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BULK_OPERATIONS, OPERATION_NAMES, type FacilitatorOperations } from '../github/operations.js';
 import { rateLimited } from '../http/rate-limit.js';
-import type { ProgressSnapshot, ProgressState } from '../github/progress.js';
-import { cohortRunning, deriveProgress, describeEvidence, formatDuration, needsAttentionUntil, type AttentionReason, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
+import type { ProgressState } from '../github/progress.js';
+import { cohortRunning, describeEvidence, formatDuration } from '../github/progress-rules.js';
 import type { GitHubConfig } from '../config.js';
 import type { SyncState } from '../github/sync.js';
 import { timeModel } from './time.js';
@@ -134,25 +134,6 @@ export interface ProgressView {
   readonly now: Date;
 }
 
-/**
- * Each learner's derived progress, as of the snapshot it was read in: derived
- * once per learner record and snapshot (a learner's record can change while
- * the snapshot does not, so the record is the inner key).
- */
-const derivations = derivedFrom<ProgressSnapshot, WeakMap<Learner, LearnerProgress>>(() => new WeakMap());
-
-function progressOf(snapshot: ProgressSnapshot, learner: Learner, context: ProgressContext): LearnerProgress | null {
-  const signals = snapshot.signals.get(keyOfLearner(learner));
-  if (signals === undefined) return null;
-  const known = derivations.get(snapshot);
-  let progress = known.get(learner);
-  if (progress === undefined) {
-    progress = deriveProgress(learner, signals, { ...context, now: snapshot.takenAt });
-    known.set(learner, progress);
-  }
-  return progress;
-}
-
 function progressModel(view: ProgressView | null): ProgressModel {
   if (view === null || view.state === null) return { mode: 'local' };
   const { snapshot, refreshing, problem } = view.state;
@@ -189,60 +170,32 @@ const COLUMNS: ReadonlyArray<{ label: string; key: SortKey | null }> = [
   { label: 'Enrollment issue', key: null },
 ];
 
-/** A learner's reasons for attention as last worked out, and from when until when they hold. */
-interface KeptAttention {
-  readonly progress: LearnerProgress | null;
-  readonly cohorts: ProgressContext['cohorts'];
-  readonly stuckMinutes: number | undefined;
-  readonly from: number;
-  readonly until: number;
-  readonly reasons: ReadonlyArray<AttentionReason>;
+const NO_COHORTS: ReadonlyArray<Cohort> = [];
+
+/** The table's basis for a roster and what the dashboard knows of progress. */
+function basisOf(roster: Roster, view: ProgressView | null): TableBasis {
+  return { learners: roster.learners, cohorts: roster.cohorts ?? NO_COHORTS, snapshot: view?.state?.snapshot ?? null, stuckMinutes: view?.stuckMinutes };
 }
 
 /**
- * Per learner record, a slot for its reasons for attention. Working them out
- * for every learner on every view was most of a page's cost on a large
- * roster; the rules say until when their answer holds (a threshold reached,
- * a duration's words changing), so a view within that time, for the same
- * progress and settings, takes them as they are.
+ * A row as the table entry says it: with its derived progress, or marked not
+ * read yet in GitHub mode, or the roster's own values. Made once per entry
+ * (so once per learner record and snapshot), not on every page view.
  */
-const attentionSlots = derivedFrom<Learner, { kept: KeptAttention | null }>(() => ({ kept: null }));
-
-function attentionOf(learner: Learner, progress: LearnerProgress | null, context: ProgressContext): ReadonlyArray<AttentionReason> {
-  const slot = attentionSlots.get(learner);
-  const now = context.now.getTime();
-  const kept = slot.kept;
-  if (kept !== null && kept.progress === progress && kept.cohorts === context.cohorts && kept.stuckMinutes === context.stuckMinutes && kept.from <= now && now < kept.until) {
-    return kept.reasons;
-  }
-  const { reasons, until } = needsAttentionUntil(learner, progress, context);
-  slot.kept = { progress, cohorts: context.cohorts, stuckMinutes: context.stuckMinutes, from: now, until, reasons };
-  return reasons;
-}
-
-const NO_COHORTS: ReadonlyArray<Cohort> = [];
-
-/** The learners of the cohort asked for, each with its progress and reasons for attention, in canonical order. */
-function tableEntries(learners: Learners, snapshot: ProgressSnapshot | null, context: ProgressContext): TableEntry[] {
-  return learners.map((learner, order) => {
-    const progress = snapshot === null ? null : progressOf(snapshot, learner, context);
-    const status = progress !== null ? progress.status : snapshot === null ? learnerStatus(learner) : null;
-    return { learner, order, progress, status, attention: attentionOf(learner, progress, context) };
-  });
-}
-
-function rowOf(entry: TableEntry, snapshot: ProgressSnapshot | null): DashboardRow {
+const entryRows = derivedFrom<TableEntry, DashboardRow>((entry) => {
   const base = rows.get(entry.learner);
-  const activity = entry.progress?.lastActivity ? timeModel(entry.progress.lastActivity.at) : base.lastSignal;
-  if (snapshot === null) return base;
-  if (entry.progress === null) return { ...base, statusDetail: 'Not read from GitHub yet: this is the value recorded in the roster' };
-  return {
-    ...base,
-    lastSignal: activity,
-    status: STATUS_LABELS[entry.progress.status],
-    statusDetail: entry.progress.evidence.length > 0 ? entry.progress.evidence.map(describeEvidence).join('; ') : null,
-  };
-}
+  const progress = entry.progress;
+  if (progress !== null) {
+    return {
+      ...base,
+      lastSignal: progress.lastActivity ? timeModel(progress.lastActivity.at) : base.lastSignal,
+      status: STATUS_LABELS[progress.status],
+      statusDetail: progress.evidence.length > 0 ? progress.evidence.map(describeEvidence).join('; ') : null,
+    };
+  }
+  // In GitHub mode, a learner whose progress has not been read yet has no status of its own.
+  return entry.status === null ? { ...base, statusDetail: 'Not read from GitHub yet: this is the value recorded in the roster' } : base;
+});
 
 /** The filters and sort in words, for the caption: "provisioning state failed, needing attention, sorted by status (descending)". */
 function describeQuery(query: TableQuery, statusLabel: (s: StatusFilter) => string): string {
@@ -291,46 +244,42 @@ export function dashboardModel(
   view: ProgressView | null = null,
   operations: OperationsView | null = null,
 ): DashboardModel {
+  const basis = basisOf(roster, view);
+  const cohortRows = cohortTable(basis);
+  const now = view?.now ?? new Date();
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
-  for (const learner of roster.learners) if (!labels.has(learner.cohort_id)) labels.set(learner.cohort_id, learner.cohort_id);
+  for (const id of cohortRows.cohortIds) if (!labels.has(id)) labels.set(id, id);
   const requested = query.cohort;
   const selected = requested !== null && labels.has(requested) ? requested : null;
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const effective: TableQuery = { ...query, cohort: selected ?? '' };
-  const snapshot = view?.state?.snapshot ?? null;
-  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? NO_COHORTS, stuckMinutes: view?.stuckMinutes };
-  const everyone = tableEntries(sortedLearners(roster.learners), snapshot, context);
-  const entries = selected === null ? everyone : everyone.filter((e) => e.learner.cohort_id === selected);
-  const table = tableView(entries, effective);
+  const snapshot = basis.snapshot;
+  const table = cohortRows.view(effective, now);
+  const counts = cohortRows.countsOf(effective.cohort!);
 
-  const byProvisionState = Object.fromEntries(PROVISION_STATES.map((s) => [s, 0])) as Record<string, number>;
-  const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<string, number>;
-  let unread = 0;
-  for (const entry of entries) {
-    byProvisionState[learnerProvisionState(entry.learner)]! += 1;
-    if (entry.status === null) unread += 1;
-    else byStatus[entry.status]! += 1;
-  }
-  const statusItems: Array<{ label: string; count: number }> = STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: byStatus[s]! }));
-  if (snapshot !== null && unread > 0) statusItems.push({ label: 'Not read from GitHub yet', count: unread });
+  const statusItems: Array<{ label: string; count: number }> = STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: counts.statuses[s] }));
+  if (snapshot !== null && counts.unread > 0) statusItems.push({ label: 'Not read from GitHub yet', count: counts.unread });
   const statusLabel = (s: StatusFilter) => (s === 'unknown' ? 'Not read from GitHub yet' : STATUS_LABELS[s]);
 
-  const attentionEntries = entries.filter((e) => e.attention.length > 0);
+  // The first reasons in canonical order, in words as of now; the rest are counted.
+  const needing = cohortRows.attention(now).scope(effective.cohort!);
   const attention: AttentionItem[] = [];
-  for (const entry of attentionEntries) {
-    for (const reason of entry.attention) {
+  for (const entry of needing.entries) {
+    if (attention.length >= ATTENTION_SHOWN) break;
+    for (const reason of attentionOf(entry, basis, now)) {
       if (attention.length < ATTENTION_SHOWN) attention.push({ handle: normalizeHandle(entry.learner.github_handle), href: learnerPage(entry.learner), cohort: entry.learner.cohort_id, sentence: reason.sentence });
     }
   }
-  const attentionTotal = attentionEntries.reduce((sum, e) => sum + e.attention.length, 0);
+  const attentionTotal = needing.reasons;
+  const learnerCount = counts.learners;
 
   const scope = selected === null ? 'all cohorts' : labels.get(selected)!;
-  const filtered = table.matching.length !== entries.length;
+  const filtered = table.matching.length !== learnerCount;
   const form = operations?.form ?? null;
   const bulk = operations !== null && operations.ops.github;
   const selection = (learner: Learner) => form !== null && (form.selectAll || form.selected.has(keyOfLearner(learner)));
   const pageRows: DashboardRow[] = table.page.map((entry, i) => {
-    const row = rowOf(entry, snapshot);
+    const row = entryRows.get(entry);
     if (!bulk) return row;
     return { ...row, select: { id: `select-${i + 1}`, value: keyOfLearner(entry.learner), checked: selection(entry.learner), label: `Select ${row.handle} (${row.cohort})` } };
   });
@@ -338,9 +287,9 @@ export function dashboardModel(
     errors: form?.errors ?? [],
     title: selected === null ? 'Cohort dashboard' : `Cohort dashboard: ${scope}`,
     notice,
-    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(entries.length, 'learner', 'learners')}.`,
-    caption: `Learners in ${scope}: ${filtered ? `${plural(table.matching.length, 'learner', 'learners')} of ${entries.length}` : plural(entries.length, 'learner', 'learners')}, ${describeQuery(effective, statusLabel)}${table.pageCount > 1 ? `, page ${table.pageNumber} of ${table.pageCount}` : ''}`,
-    emptyMessage: entries.length === 0 ? (selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.') : 'No learners match these filters.',
+    intro: `This page shows every learner registered for ${scope}, with their provisioning state and progress. It shows ${plural(learnerCount, 'learner', 'learners')}.`,
+    caption: `Learners in ${scope}: ${filtered ? `${plural(table.matching.length, 'learner', 'learners')} of ${learnerCount}` : plural(learnerCount, 'learner', 'learners')}, ${describeQuery(effective, statusLabel)}${table.pageCount > 1 ? `, page ${table.pageNumber} of ${table.pageCount}` : ''}`,
+    emptyMessage: learnerCount === 0 ? (selected === null ? 'No learners have registered yet.' : 'No learners have registered for this cohort yet.') : 'No learners match these filters.',
     filter: {
       options: [
         { value: '', label: 'All cohorts', selected: selected === null },
@@ -357,7 +306,7 @@ export function dashboardModel(
       dir: query.dir === DEFAULT_QUERY.dir ? null : query.dir,
     },
     summary: [
-      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: byProvisionState[s]! })) },
+      { id: 'provisioning', heading: 'By provisioning state', items: PROVISION_STATES.map((s) => ({ label: PROVISION_LABELS[s], count: counts.states[s] })) },
       { id: 'status', heading: snapshot === null ? 'By progress status (as recorded in the roster)' : 'By progress status (derived from GitHub)', items: statusItems },
     ],
     columns: COLUMNS.map(({ label, key }) => {
@@ -379,7 +328,7 @@ export function dashboardModel(
     attention,
     attentionMore: attentionTotal - attention.length,
     attentionHref: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: effective.cohort, attention: true })}`,
-    overview: cohortOverview(roster, labels, everyone, snapshot, context.now),
+    overview: cohortOverview(roster, labels, cohortRows, now),
     operations: operationsModel(operations, effective, pageRows),
   };
 }
@@ -443,32 +392,20 @@ function countsInWords<K extends string>(keys: readonly K[], count: (key: K) => 
 }
 
 /** Each cohort: its label, when it starts (and whether it is running), and its learners by provisioning state and by status. */
-function cohortOverview(roster: Roster, labels: ReadonlyMap<string, string>, everyone: ReadonlyArray<TableEntry>, snapshot: ProgressSnapshot | null, now: Date): CohortOverviewRow[] {
+function cohortOverview(roster: Roster, labels: ReadonlyMap<string, string>, table: CohortTable, now: Date): CohortOverviewRow[] {
   const listed = new Map(listedCohorts(roster).map((c) => [c.cohort_id, c]));
-  // One pass over the learners, counting per cohort.
-  type Counts = { learners: number; unread: number; states: Map<string, number>; statuses: Map<string, number> };
-  const counts = new Map<string, Counts>();
-  for (const entry of everyone) {
-    let c = counts.get(entry.learner.cohort_id);
-    if (c === undefined) counts.set(entry.learner.cohort_id, (c = { learners: 0, unread: 0, states: new Map(), statuses: new Map() }));
-    c.learners += 1;
-    const state = learnerProvisionState(entry.learner);
-    c.states.set(state, (c.states.get(state) ?? 0) + 1);
-    if (entry.status === null) c.unread += 1;
-    else c.statuses.set(entry.status, (c.statuses.get(entry.status) ?? 0) + 1);
-  }
   return [...labels].map(([id, label]) => {
-    const c = counts.get(id) ?? { learners: 0, unread: 0, states: new Map<string, number>(), statuses: new Map<string, number>() };
+    const c = table.countsOf(id);
     const cohort = listed.get(id) ?? null;
-    const statuses = countsInWords(STATUSES, (s) => c.statuses.get(s) ?? 0, (s) => STATUS_LABELS[s].toLowerCase());
+    const statuses = countsInWords(STATUSES, (s) => c.statuses[s], (s) => STATUS_LABELS[s].toLowerCase());
     return {
       label,
       href: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: id })}`,
       opens: timeModel(cohort?.opens_at),
       running: cohortRunning(cohort, now),
       learners: c.learners,
-      states: countsInWords(PROVISION_STATES, (s) => c.states.get(s) ?? 0, (s) => PROVISION_LABELS[s].toLowerCase()),
-      statuses: snapshot !== null && c.unread > 0 ? `${statuses}; ${c.unread} not read from GitHub yet` : statuses,
+      states: countsInWords(PROVISION_STATES, (s) => c.states[s], (s) => PROVISION_LABELS[s].toLowerCase()),
+      statuses: table.basis.snapshot !== null && c.unread > 0 ? `${statuses}; ${c.unread} not read from GitHub yet` : statuses,
     };
   });
 }
@@ -483,13 +420,13 @@ const CSV_HEADER = ['github_handle', 'cohort_id', 'path', 'provision_state', 'st
 
 /** The rows in view (every page), as CSV: never notes. */
 export function dashboardCsv(roster: Roster, query: TableQuery, view: ProgressView | null): string {
+  const basis = basisOf(roster, view);
+  const table = cohortTable(basis);
+  const now = view?.now ?? new Date();
   const requested = query.cohort;
-  const cohorts = new Set(roster.learners.map((l) => l.cohort_id));
-  const selected = requested !== null && requested !== '' && cohorts.has(requested) ? requested : null;
-  const learners = sortedLearners(selected === null ? roster.learners : roster.learners.filter((l) => l.cohort_id === selected));
-  const snapshot = view?.state?.snapshot ?? null;
-  const context: ProgressContext = { now: view?.now ?? new Date(), cohorts: roster.cohorts ?? NO_COHORTS, stuckMinutes: view?.stuckMinutes };
-  const { matching } = tableView(tableEntries(learners, snapshot, context), { ...query, cohort: selected ?? '' });
+  const selected = requested !== null && requested !== '' && table.cohortIds.includes(requested) ? requested : null;
+  const { matching } = table.view({ ...query, cohort: selected ?? '' }, now);
+  const snapshot = basis.snapshot;
   const lines = [CSV_HEADER.map(csvCell).join(',')];
   for (const entry of matching) {
     const l = entry.learner;
@@ -506,7 +443,7 @@ export function dashboardCsv(roster: Roster, query: TableQuery, view: ProgressVi
         typeof l.registered_at === 'string' ? l.registered_at : '',
         entry.progress?.lastActivity?.at ?? (typeof l.last_signal_at === 'string' ? l.last_signal_at : ''),
         issue === null ? '' : `${issue.repo}#${issue.number}`,
-        entry.attention.map((r) => r.sentence).join('; '),
+        attentionOf(entry, basis, now).map((r) => r.sentence).join('; '),
       ]
         .map(csvCell)
         .join(','),

@@ -5,11 +5,11 @@
  * 50. Its state lives in the query string, so a filtered, sorted page has an
  * address of its own that survives sign-in and can be shared.
  *
- * Pure: given the learners, each one's progress and needs-attention reasons,
- * and the query, it says which rows are in view, in which order.
+ * Pure: given the learners, each one's progress, who needs attention, and
+ * the query, it says which rows are in view, in which order.
  */
 import { PROVISION_STATES, STATUSES, learnerProvisionState, normalizeHandle, type Learner, type LearnerStatus, type ProvisionState } from '../roster/contract.js';
-import type { AttentionReason, LearnerProgress } from '../github/progress-rules.js';
+import type { LearnerProgress } from '../github/progress-rules.js';
 import { field, type Fields } from '../http/fields.js';
 
 export const PAGE_SIZE = 50;
@@ -80,19 +80,29 @@ export interface TableEntry {
   readonly progress: LearnerProgress | null;
   /** The status shown: derived when progress was read, else the roster's own (null: not read yet, in GitHub mode). */
   readonly status: LearnerStatus | null;
-  readonly attention: ReadonlyArray<AttentionReason>;
 }
 
-function matches(entry: TableEntry, query: TableQuery): boolean {
+/** Whether a learner needs attention at the time of the view. */
+export type NeedsAttention = (entry: TableEntry) => boolean;
+
+function matches(entry: TableEntry, query: TableQuery, needsAttention: NeedsAttention | null): boolean {
   if (query.state !== null && learnerProvisionState(entry.learner) !== query.state) return false;
   if (query.status !== null && (query.status === 'unknown' ? entry.status !== null : entry.status !== query.status)) return false;
-  if (query.attention && entry.attention.length === 0) return false;
+  if (query.attention && (needsAttention === null || !needsAttention(entry))) return false;
   if (query.search !== '' && !normalizeHandle(entry.learner.github_handle).toLowerCase().includes(query.search.toLowerCase())) return false;
   return true;
 }
 
-/** Sort values: null (no value) always sorts last, whatever the direction. */
-function sortValue(entry: TableEntry, key: SortKey): string | number | null {
+/** A sort value: null (no value) always sorts last, whatever the direction. */
+type SortValue = string | number | null;
+
+function timeValue(at: unknown): number | null {
+  if (typeof at !== 'string') return null;
+  const ms = Date.parse(at);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function sortValue(entry: TableEntry, key: SortKey): SortValue {
   switch (key) {
     case 'handle':
       return entry.order;
@@ -103,26 +113,32 @@ function sortValue(entry: TableEntry, key: SortKey): string | number | null {
     case 'status':
       return entry.status === null ? null : STATUSES.indexOf(entry.status);
     case 'registered':
-      return typeof entry.learner.registered_at === 'string' ? Date.parse(entry.learner.registered_at) : null;
-    case 'activity': {
-      const at = entry.progress?.lastActivity?.at ?? entry.learner.last_signal_at;
-      return typeof at === 'string' ? Date.parse(at) : null;
-    }
+      return timeValue(entry.learner.registered_at);
+    case 'activity':
+      return timeValue(entry.progress?.lastActivity?.at ?? entry.learner.last_signal_at);
   }
 }
 
-function compare(a: TableEntry, b: TableEntry, key: SortKey, dir: Direction): number {
-  const va = sortValue(a, key);
-  const vb = sortValue(b, key);
-  if (va === null || vb === null || Number.isNaN(va) || Number.isNaN(vb)) {
-    const aMissing = va === null || Number.isNaN(va);
-    const bMissing = vb === null || Number.isNaN(vb);
-    if (aMissing !== bMissing) return aMissing ? 1 : -1;
-  } else if (va !== vb) {
-    const order = typeof va === 'string' && typeof vb === 'string' ? va.localeCompare(vb) : (va as number) - (vb as number);
-    return dir === 'asc' ? order : -order;
-  }
-  return a.order - b.order;
+const collator = new Intl.Collator();
+
+function compare(va: SortValue, vb: SortValue, dir: Direction): number {
+  if (va === null || vb === null) return va === vb ? 0 : va === null ? 1 : -1;
+  if (va === vb) return 0;
+  const order = typeof va === 'string' && typeof vb === 'string' ? collator.compare(va, vb) : (va as number) - (vb as number);
+  return dir === 'asc' ? order : -order;
+}
+
+/**
+ * The entries (given in canonical order) that pass the query's filters, in
+ * its order: every page of them, what the CSV holds. Each entry's sort value
+ * is worked out once, not at every comparison.
+ */
+export function matchingSorted(entries: ReadonlyArray<TableEntry>, query: TableQuery, needsAttention: NeedsAttention | null): ReadonlyArray<TableEntry> {
+  const matching = entries.filter((e) => matches(e, query, needsAttention));
+  if (query.sort === 'handle' && query.dir === 'asc') return matching;
+  const keyed = matching.map((entry) => ({ entry, value: sortValue(entry, query.sort) }));
+  keyed.sort((a, b) => compare(a.value, b.value, query.dir) || a.entry.order - b.entry.order);
+  return keyed.map((k) => k.entry);
 }
 
 export interface TableView {
@@ -134,11 +150,14 @@ export interface TableView {
   readonly pageCount: number;
 }
 
-/** Filters, sorts and pages the entries (given in canonical order). */
-export function tableView(entries: ReadonlyArray<TableEntry>, query: TableQuery): TableView {
-  const matching = entries.filter((e) => matches(e, query));
-  const sorted = query.sort === 'handle' && query.dir === 'asc' ? matching : [...matching].sort((a, b) => compare(a, b, query.sort, query.dir));
+/** The page asked for of sorted, filtered entries (the last page when it asks for more). */
+export function pageOf(sorted: ReadonlyArray<TableEntry>, page: number): TableView {
   const pageCount = Math.max(1, Math.ceil(sorted.length / PAGE_SIZE));
-  const pageNumber = Math.min(query.page, pageCount);
+  const pageNumber = Math.min(page, pageCount);
   return { matching: sorted, page: sorted.slice((pageNumber - 1) * PAGE_SIZE, pageNumber * PAGE_SIZE), pageNumber, pageCount };
+}
+
+/** Filters, sorts and pages the entries (given in canonical order). */
+export function tableView(entries: ReadonlyArray<TableEntry>, query: TableQuery, needsAttention: NeedsAttention | null = null): TableView {
+  return pageOf(matchingSorted(entries, query, needsAttention), query.page);
 }
