@@ -180,13 +180,13 @@ describe('npm run demo', () => {
     assert.equal(recorded(L.activeDayOne)?.status, 'awaiting-ack');
     const ada = row(await (await facilitator.get(`/dashboard?q=${L.activeDayOne}`)).text(), L.activeDayOne);
     assert.match(ada, /Active on day 1/);
-    assert.match(ada, new RegExp(`${L.activeDayOne}’s comment saying “ack”`));
+    assert.match(ada, new RegExp(`${L.activeDayOne}&#39;s comment saying &quot;ack&quot;`));
     // A facilitator's "reply ack" is not the learner's acknowledgement.
     const grace = row(await (await facilitator.get(`/dashboard?q=${L.awaitingAck}`)).text(), L.awaitingAck);
     assert.match(grace, /<td>Awaiting acknowledgement<\/td>/, grace);
     // An e-mailed reply with the facilitator's message quoted below it still counts.
     const alan = row(await (await facilitator.get(`/dashboard?q=${L.emailedAck}`)).text(), L.emailedAck);
-    assert.match(alan, new RegExp(`Active on day 1<span class="status-detail">${L.emailedAck}’s comment saying “ack”`));
+    assert.match(alan, new RegExp(`Active on day 1<span class="status-detail">${L.emailedAck}&#39;s comment saying &quot;ack&quot;`));
     // The learner with no enrollment issue is read from the Learning Room alone.
     const joan = row(await (await facilitator.get(`/dashboard?q=${L.noEnrollmentIssue}`)).text(), L.noEnrollmentIssue);
     assert.match(joan, /Active on day 1<span class="status-detail">Challenge 1 closed/);

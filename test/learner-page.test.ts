@@ -160,7 +160,7 @@ describe('the learner page in GitHub mode', () => {
     const text = words(page);
     // The roster says awaiting acknowledgement; her own "ack" and a closed challenge say active on day 1.
     assert.match(text, /Status \(derived from GitHub\) Active on day 1/);
-    assert.match(text, /Evidence ada-lovelace’s comment saying “ack” on [^;]+; Challenge 1 closed on /);
+    assert.match(text, /Evidence ada-lovelace&#39;s comment saying &quot;ack&quot; on [^;]+; Challenge 1 closed on /);
     assert.match(page, /Progress as read from GitHub at <time datetime="[^"]+">/);
     assert.match(text, /Stuck on Challenge 2 for 40 minutes/);
     assert.match(text, /Current challenge Challenge 2/);

@@ -221,8 +221,8 @@ describe('the path and challenges in the status', () => {
   });
 
   test('the evidence in words', () => {
-    assert.equal(describeEvidence({ signal: 'label', label: 'day2-released', at: null }), 'the “day2-released” label on the enrollment issue');
-    assert.equal(describeEvidence({ signal: 'comment', word: 'ack', author: 'ada-lovelace', at: at(65) }), 'ada-lovelace’s comment saying “ack” on 2 March 2026 at 16:05 UTC');
+    assert.equal(describeEvidence({ signal: 'label', label: 'day2-released', at: null }), 'the "day2-released" label on the enrollment issue');
+    assert.equal(describeEvidence({ signal: 'comment', word: 'ack', author: 'ada-lovelace', at: at(65) }), "ada-lovelace's comment saying \"ack\" on 2 March 2026 at 16:05 UTC");
     assert.equal(describeEvidence({ signal: 'challenge', challenge: 3, issue: 103, at: at(65) }), 'Challenge 3 closed on 2 March 2026 at 16:05 UTC');
     assert.equal(describeEvidence({ signal: 'path', path: 'day2-only', at: null }), 'the Day 2 only path');
   });
@@ -431,7 +431,7 @@ describe('needs attention, in words a facilitator can act on', () => {
   test('an error detail is put on one line and cut short; a missing one is said', () => {
     const long = `line one\n  line two\t${'x'.repeat(400)}`;
     const [first] = reasons(ada, { ...busy, provisioningLog: [attempt({ attempt_at: at(65), result: 'error', error_detail: long })] }, 70);
-    assert.match(first!.sentence, /: line one line two x+…$/);
+    assert.match(first!.sentence, /: line one line two x+\.\.\.$/);
     assert.ok(first!.sentence.length < 400);
     const [second] = reasons(ada, { ...busy, provisioningLog: [attempt({ attempt_at: at(65), result: 'error', error_detail: '  ' })] }, 70);
     assert.equal(second!.sentence, 'Provisioning failed on 2 March 2026 at 16:05 UTC: no error detail was recorded');
@@ -447,7 +447,7 @@ describe('needs attention, in words a facilitator can act on', () => {
       { kind: 'provisioning-failed', sentence: 'Provisioning failed, and the provisioning log has no attempt for this learner' },
     ]);
     assert.deepEqual(reasons(provisionedLearner({ provision_state: 'failed' }), { ...busy, provisioningLog: [attempt({ attempt_at: at(65) })] }, 70), [
-      { kind: 'provisioning-failed', sentence: 'Provisioning is marked failed in the roster; the last attempt, on 2 March 2026 at 16:05 UTC, ended “created”' },
+      { kind: 'provisioning-failed', sentence: 'Provisioning is marked failed in the roster; the last attempt, on 2 March 2026 at 16:05 UTC, ended "created"' },
     ]);
   });
 

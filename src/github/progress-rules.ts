@@ -14,6 +14,7 @@
  * rule that makes it.
  */
 import { derivedFrom } from '../lib/derived.js';
+import { momentWords } from '../lib/moments.js';
 import {
   PROVISION_STATES,
   STATUSES,
@@ -572,15 +573,10 @@ export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 /** One reason a facilitator should look at a learner, in words they can act on. */
 export type AttentionReason = Readonly<{ kind: AttentionKind; sentence: string }>;
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'] as const;
-
 /** "2 March 2026 at 16:05 UTC". */
 export function formatMoment(iso: string): string {
   const ms = timeOf(iso);
-  if (ms === null) return 'an unknown time';
-  const d = new Date(ms);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} at ${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`;
+  return ms === null ? 'an unknown time' : momentWords(ms);
 }
 
 /**
@@ -604,7 +600,7 @@ const ERROR_DETAIL_MAX = 300;
 function oneLine(detail: string | null | undefined): string {
   const text = (detail ?? '').replace(/\s+/g, ' ').trim();
   if (text === '') return 'no error detail was recorded';
-  return text.length > ERROR_DETAIL_MAX ? `${text.slice(0, ERROR_DETAIL_MAX - 1)}…` : text;
+  return text.length > ERROR_DETAIL_MAX ? `${text.slice(0, ERROR_DETAIL_MAX - 3)}...` : text;
 }
 
 const SUCCESSFUL_RESULTS: ReadonlySet<ProvisioningResult> = new Set(['created', 'already-exists', 'healed']);
@@ -614,7 +610,7 @@ function provisioningFailed(learner: Learner, progress: LearnerProgress | null):
   if (last?.result === 'error') return `Provisioning failed on ${formatMoment(last.attempt_at)}: ${oneLine(last.error_detail)}`;
   if (learnerProvisionState(learner) !== 'failed') return null;
   if (last === null) return 'Provisioning failed, and the provisioning log has no attempt for this learner';
-  return `Provisioning is marked failed in the roster; the last attempt, on ${formatMoment(last.attempt_at)}, ended “${last.result}”`;
+  return `Provisioning is marked failed in the roster; the last attempt, on ${formatMoment(last.attempt_at)}, ended "${last.result}"`;
 }
 
 /**
@@ -766,9 +762,9 @@ export function needsAttentionUntil(learner: Learner, progress: LearnerProgress 
 export function describeEvidence(evidence: StatusEvidence): string {
   switch (evidence.signal) {
     case 'label':
-      return `the “${evidence.label}” label on the enrollment issue`;
+      return `the "${evidence.label}" label on the enrollment issue`;
     case 'comment':
-      return `${evidence.author}’s comment saying “${evidence.word}”${evidence.at === null ? '' : ` on ${formatMoment(evidence.at)}`}`;
+      return `${evidence.author}'s comment saying "${evidence.word}"${evidence.at === null ? '' : ` on ${formatMoment(evidence.at)}`}`;
     case 'challenge':
       return `Challenge ${evidence.challenge} closed${evidence.at === null ? '' : ` on ${formatMoment(evidence.at)}`}`;
     case 'path':
