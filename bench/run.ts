@@ -55,6 +55,7 @@
  *   BENCH_REGISTER_GET_SIZE=1000   roster size at which GET /register is measured
  *   BENCH_ONLY=                    comma list of scenarios to run (default: all ten)
  *   BENCH_CPU_PROF=0               1: run the companion under --cpu-prof and summarise the profiles
+ *   BENCH_NODE_ARGS=               more Node.js flags for the companion, space-separated (e.g. --trace-gc)
  *   BENCH_DIR=<os tmpdir>          where the temporary roster files are made (use a real disk)
  *   BENCH_SERVER_JS=dist/server.js another build of the server to measure instead
  *   BENCH_GITHUB_LATENCY=150       ms the simulator adds to every GitHub answer

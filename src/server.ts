@@ -3,6 +3,7 @@
  * down gracefully on SIGTERM or SIGINT (stop accepting connections, let
  * in-flight registrations finish writing, then exit).
  */
+import './heap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildApp } from './app.js';
 

@@ -63,6 +63,14 @@ describe('one place per concern', () => {
     }
   });
 
+  test('the entry point turns V8\'s allocation-site pretenuring off before any other module loads', async () => {
+    const server = await readFile(path.join(SRC, 'server.ts'), 'utf8');
+    const imports = [...server.matchAll(/^import\s[^;]*?['"]([^'"]+)['"];/gm)].map((m) => m[1]);
+    assert.equal(imports[0], './heap.js', 'server.ts imports heap.js first');
+    const heap = await readFile(path.join(SRC, 'heap.ts'), 'utf8');
+    assert.match(heap, /v8\.setFlagsFromString\('--no-allocation-site-pretenuring'\)/);
+  });
+
   test('no template marks request or roster data safe or turns escaping off', async () => {
     const views = path.join(SRC, 'views');
     const templates = (await readdir(views, { recursive: true, encoding: 'utf8' })).filter((name) => name.endsWith('.njk'));

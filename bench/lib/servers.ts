@@ -17,6 +17,9 @@ export const FACILITATOR_TOKEN = 'bench-facilitator-token-0123456789abcdef';
 const SECRET_KEY = 'bench-secret-key-for-the-glow-companion-harness-0123456789';
 /** Rate limits raised for the run, by configuration only. */
 export const RATE_LIMIT_MAX = '100000000';
+/** More Node.js flags for the companion (BENCH_NODE_ARGS, space-separated), such as a heap setting to measure. */
+const EXTRA_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+
 /** A graceful stop (the companion finishes in-flight writes, and writes its CPU profile when asked to), forced after 20 s. */
 const GRACE_MS = 20_000;
 
@@ -35,7 +38,7 @@ export function startCompanion(options: CompanionOptions): Promise<RunningServer
   return startServer({
     name: 'companion',
     entry: { script: SERVER_JS },
-    nodeArgs: options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [],
+    nodeArgs: [...EXTRA_NODE_ARGS, ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])],
     env: {
       ...options.env,
       COMPANION_ROSTER_PATH: options.rosterPath,
