@@ -1383,8 +1383,8 @@ function checkTargets(settings: Settings): TargetCheck[] {
         `dashboard with progress: a page's cost grows with the roster only by its filtering and sorting ` +
         `(read here as: the first page's model at ${large.learners} learners costs at most the one at ${small.learners} plus twice its table's own filter-sort-page time; CPU time in process)`,
       measured:
-        `model of the first page ${broken.map((z) => `${fmt(z.breakdown!.modelMs, 1)} ms at ${z.learners}`).join(', ')} ` +
-        `(+${fmt(lb.modelMs - sb.modelMs, 1)} ms, ${fmt((1000 * (lb.modelMs - sb.modelMs)) / extra, 2)} us per extra learner, of which the table +${fmt(lb.tableMs - sb.tableMs, 2)} ms); ` +
+        `model of the first page ${broken.map((z) => `${fmt(z.breakdown!.modelMs, 2)} ms at ${z.learners}`).join(', ')} ` +
+        `(${fmt(lb.modelMs - sb.modelMs, 2)} ms more, ${fmt((1000 * (lb.modelMs - sb.modelMs)) / extra, 3)} us per extra learner, of which the table +${fmt(lb.tableMs - sb.tableMs, 2)} ms); ` +
         `at ${large.learners}, paid now and then rather than per page: the table made again (after a registration, an edit or a snapshot) ${fmt(lb.tableBuildMs, 1)} ms, needs-attention for every learner (when a reason can come or go) ${fmt(lb.attentionMs, 1)} ms, a filter or sort not asked for lately ${fmt(lb.tableMs, 2)} ms` +
         (lb.queries.length > 0 ? `; filtered or sorted: ${lb.queries.map((q) => `${q.query} table ${fmt(q.tableMs, 1)} of model ${fmt(q.modelMs, 1)} ms`).join(', ')}` : '') +
         `; server CPU per first page (model, render, HTTP) ${firstPages.map((r) => `${r.serverCpuMsPerUnit === null ? '-' : fmt(r.serverCpuMsPerUnit, 2)} ms at ${r.learners}`).join(', ')}` +

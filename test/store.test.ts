@@ -7,6 +7,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { RosterStore, RosterUnavailableError, type RosterFs, type RosterFileHandle } from '../src/roster/store.js';
+import { outboxPath } from '../src/roster/outbox.js';
 import { properLock, type LockFn } from '../src/roster/lock.js';
 import { tempDir } from './helpers/app.js';
 import { provisionedLearner } from './helpers/fixtures.js';
@@ -411,6 +412,56 @@ describe('roster store: faults', () => {
       assert.equal((await readRoster(rosterPath)).learners.length, 2);
     });
   }
+
+  test('in GitHub mode the working copy is replaced only once the outbox has the registration, and not at all when the outbox cannot be written', async () => {
+    const rosterPath = freshPath();
+    const text = await seed(rosterPath);
+    const real = fsp as unknown as RosterFs;
+    let outboxBroken = true;
+    let openGate: () => void = () => undefined;
+    let gated = false;
+    const gate = () => new Promise<void>((resolve) => (openGate = resolve));
+    const fs: RosterFs = {
+      ...real,
+      open: async (file, flags, mode) => {
+        const handle = await real.open(file, flags, mode);
+        if (flags !== 'a' || file !== outboxPath(rosterPath)) return handle;
+        return {
+          ...handle,
+          writev: async (buffers) => {
+            if (outboxBroken) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+            return handle.writev(buffers);
+          },
+          // The outbox's flush is held open while the working copy is written beside it.
+          sync: async () => {
+            if (gated) await gate();
+            return handle.sync();
+          },
+          chmod: (m) => handle.chmod(m),
+          close: () => handle.close(),
+        };
+      },
+    };
+    const store = new RosterStore({ path: rosterPath, fs, outbox: true });
+    await store.pending();
+    await assert.rejects(store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }), (error: unknown) => error instanceof RosterUnavailableError && error.problem === 'unwritable');
+    assert.equal(await readFile(rosterPath, 'utf8'), text, 'a registration the outbox could not take is not in the working copy either');
+    assert.deepEqual(await leftovers(rosterPath), []);
+
+    outboxBroken = false;
+    gated = true;
+    let answered = false;
+    const registering = store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' }).then((r) => ((answered = true), r));
+    // Long enough for the working copy's own write and flush to finish.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(answered, false);
+    assert.equal(await readFile(rosterPath, 'utf8'), text, 'the working copy waits for the outbox');
+    gated = false;
+    openGate();
+    assert.deepEqual(await registering, { outcome: 'created' });
+    assert.equal((await readRoster(rosterPath)).learners.length, 2);
+    assert.deepEqual((await store.pending()).map((e) => ('registration' in e ? e.registration.github_handle : null)), ['grace']);
+  });
 
   test('a lock left by a process that died is taken over after a bounded wait', async () => {
     const rosterPath = freshPath();

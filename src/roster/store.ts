@@ -450,10 +450,20 @@ export class RosterStore {
         this.followed = null;
         try {
           await this.sweepNowAndThen(target);
-          // Recorded for the roster of record first: a crash after this sends a registration nobody was told of, never the reverse.
+          // Recorded for the roster of record before the working copy is replaced: a crash between the two sends a
+          // registration nobody was told of, never the reverse. The two files are written and flushed at the same
+          // time; only the rename waits for the outbox.
           const at = now.toISOString();
-          await appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change })));
-          if (roster !== current.roster) await this.writeAtomically(target, roster, current.mode ?? 0o600);
+          const outbox = appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change })));
+          // Its failure is seen below; a handler now keeps an early one from counting as unhandled meanwhile.
+          outbox.catch(() => undefined);
+          try {
+            if (roster !== current.roster) await this.writeAtomically(target, roster, current.mode ?? 0o600, outbox);
+            else await outbox;
+          } finally {
+            // Settled before the lock is let go, whatever happened to the working copy.
+            await Promise.allSettled([outbox]);
+          }
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
@@ -493,8 +503,13 @@ export class RosterStore {
     this.sweptAt = performance.now();
   }
 
-  /** Writes the roster in place of the target file, keeping the file's permission bits (`mode`). */
-  private async writeAtomically(target: string, roster: Roster, mode: number): Promise<void> {
+  /**
+   * Writes the roster in place of the target file, keeping the file's
+   * permission bits (`mode`). With `first`, the new file replaces the old
+   * only once `first` has succeeded (it is written meanwhile); if it fails,
+   * the target is left as it was.
+   */
+  private async writeAtomically(target: string, roster: Roster, mode: number, first: Promise<void> = Promise.resolve()): Promise<void> {
     const chunks = serializeCanonicalChunks(roster);
     const temporary = temporaryName(target);
     try {
@@ -509,6 +524,7 @@ export class RosterStore {
       } finally {
         await handle.close();
       }
+      await first;
       await this.fs.rename(temporary, target);
     } catch (error) {
       await this.fs.unlink(temporary).catch(() => undefined);
