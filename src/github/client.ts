@@ -38,7 +38,8 @@ export interface GitHubApi {
   /** Reads a file; with `etag`, a conditional read that answers 'unchanged' (and costs no rate limit) when it is. */
   readFile(repo: RepoRef, path: string, ref: string, etag: string | null): Promise<ReadResult>;
   /** Commits a file on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
-  writeFile(repo: RepoRef, path: string, change: { branch: string; text: string; sha: string | null; message: string }): Promise<WriteResult>;
+  /** Commits `bytes` (the file's UTF-8 content) as the file, on `sha` as compare-and-swap (null: a new file). */
+  writeFile(repo: RepoRef, path: string, change: { branch: string; bytes: Buffer; sha: string | null; message: string }): Promise<WriteResult>;
   /** How many runs of a workflow are queued or in progress. */
   activeRuns(repo: RepoRef, workflow: string): Promise<number>;
   dispatchWorkflow(repo: RepoRef, workflow: string, ref: string, inputs?: Record<string, string>): Promise<void>;
@@ -303,7 +304,7 @@ export function createGitHubApi(connection: GitHubConnection): GitHubApi {
           const { data } = await octokit.request(`PUT /repos/{owner}/{repo}/contents/${encodePath(filePath)}`, {
             ...repo,
             message: change.message,
-            content: Buffer.from(change.text, 'utf8').toString('base64'),
+            content: change.bytes.toString('base64'),
             branch: change.branch,
             ...(change.sha === null ? {} : { sha: change.sha }),
           });

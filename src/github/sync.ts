@@ -24,7 +24,7 @@
  */
 import type { GitHubConfig } from '../config.js';
 import { RosterInvalidError, emptyRoster, parseRoster, type LearnerEdit, type Roster } from '../roster/contract.js';
-import { applyChanges, serializeCanonical, type ChangeOutcome } from '../roster/incremental.js';
+import { applyChanges, serializeCanonicalChunks, type ChangeOutcome } from '../roster/incremental.js';
 import type { Logger } from '../roster/errors.js';
 import { entryChange, type OutboxEntry } from '../roster/outbox.js';
 import type { RosterStore } from '../roster/store.js';
@@ -358,7 +358,7 @@ export class RosterSync {
       const registrations = outcomes.filter((o) => o === 'created' || o === 'updated').length;
       const edits = outcomes.filter((o) => o === 'edited').length;
       const changes = registrations + edits;
-      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, text: serializeCanonical(roster), sha: record.sha, message: commitMessage(registrations, edits) });
+      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, bytes: Buffer.concat(serializeCanonicalChunks(roster)), sha: record.sha, message: commitMessage(registrations, edits) });
       if (result.kind === 'committed') {
         this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
