@@ -1,6 +1,7 @@
 /**
- * A V8 setting for the companion's way of serving pages, applied before any
- * other module is loaded (server.ts imports this first).
+ * A V8 setting for the companion's way of serving pages. server.ts imports
+ * this module first, so it runs before any other module's code; `npm start`
+ * also passes the flag on the command line, which is where V8 documents it.
  *
  * V8 moves objects from places in the code where many survived a young
  * collection straight into the old generation ("allocation-site

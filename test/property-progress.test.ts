@@ -289,9 +289,9 @@ describe('property: the dashboard kept between views says what one worked out af
     read: fc.boolean(),
     signals: aCase,
   });
-  const step = fc.record({ query: fc.constantFrom(...QUERIES), minutes: fc.integer({ min: -90, max: 1500 }), edit: fc.option(fc.nat(), { nil: null }) });
+  const step = fc.record({ query: fc.constantFrom(...QUERIES), minutes: fc.integer({ min: -90, max: 1500 }), edit: fc.option(fc.nat(), { nil: null }), cohortsMove: fc.option(fc.integer({ min: -600, max: 600 }), { nil: null }) });
 
-  test('through views at later (and earlier) times and roster edits, the model and the CSV equal those from a fresh copy of the roster', () => {
+  test('through views at later (and earlier) times, roster edits and cohorts moved, the model and the CSV equal those from a fresh copy of the roster', () => {
     fc.assert(
       fc.property(fc.array(learnerSpec, { minLength: 1, maxLength: 60 }), fc.array(step, { minLength: 1, maxLength: 8 }), (specs, steps) => {
         const learners = specs.map((s, i) =>
@@ -316,6 +316,11 @@ describe('property: the dashboard kept between views says what one worked out af
             const before = roster.learners[i]!;
             const edited: Learner = { ...before, provision_state: before.provision_state === 'pending' ? 'provisioned' : 'pending' };
             roster = { ...roster, learners: roster.learners.map((l, j) => (j === i ? edited : l)) };
+          }
+          if (s.cohortsMove !== null) {
+            // The cohorts' times change while every learner record stays the same object.
+            const minutes = s.cohortsMove;
+            roster = { ...roster, cohorts: (roster.cohorts ?? []).map((c) => ({ ...c, opens_at: new Date(Date.parse(c.opens_at!) + minutes * 60_000).toISOString() })) };
           }
           const query = parseTableQuery(Object.fromEntries(new URLSearchParams(s.query)));
           const view: ProgressView = { state: { snapshot, refreshing: false, problem: null }, stuckMinutes: 20, refreshRequested: false, now: new Date(now) };

@@ -37,8 +37,7 @@ export interface GitHubApi {
   defaultBranch(repo: RepoRef): Promise<string>;
   /** Reads a file; with `etag`, a conditional read that answers 'unchanged' (and costs no rate limit) when it is. */
   readFile(repo: RepoRef, path: string, ref: string, etag: string | null): Promise<ReadResult>;
-  /** Commits a file on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
-  /** Commits `bytes` (the file's UTF-8 content) as the file, on `sha` as compare-and-swap (null: a new file). */
+  /** Commits `bytes` (the file's UTF-8 content) on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
   writeFile(repo: RepoRef, path: string, change: { branch: string; bytes: Buffer; sha: string | null; message: string }): Promise<WriteResult>;
   /** How many runs of a workflow are queued or in progress. */
   activeRuns(repo: RepoRef, workflow: string): Promise<number>;

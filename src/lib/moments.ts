@@ -5,7 +5,9 @@
  * the same, but V8 keeps ICU's output as two-byte strings, and one such piece
  * in a page makes the whole page two-byte when it is sent, twice the memory
  * (a large dashboard page then crosses V8's large-object size, which makes
- * every page slower to send).
+ * it slower to send). The companion's own words stay within Latin-1 for the
+ * same reason; data from the roster or GitHub may still not, and a page
+ * holding such data is only slower, never wrong.
  */
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'] as const;
 

@@ -17,7 +17,7 @@ import { PROVISION_STATES, STATUSES, learnerProvisionState, learnerStatus } from
 import { keyOfLearner, sortedLearners } from '../roster/incremental.js';
 import { derivedFrom } from '../lib/derived.js';
 import type { ProgressSnapshot } from '../github/progress.js';
-import { deriveProgress, needsAttentionUntil, type AttentionAt, type AttentionReason, type LearnerProgress, type ProgressContext } from '../github/progress-rules.js';
+import { deriveProgress, needsAttentionUntil, type AttentionAt, type AttentionReason, type LearnerProgress } from '../github/progress-rules.js';
 import { matchingSorted, pageOf, type TableEntry, type TableQuery, type TableView } from './learner-table.js';
 
 /** What the table is worked out for: the roster's learners and cohorts, the snapshot (null: none) and the stuck threshold. */
@@ -56,19 +56,19 @@ function count(counts: ScopeCounts, entry: TableEntry): void {
 /**
  * Each learner's derived progress, as of the snapshot it was read in: derived
  * once per learner record and snapshot (a learner's record can change while
- * the snapshot does not, so the record is the inner key).
+ * the snapshot does not, so the record is the inner key), and again if the
+ * cohorts or the stuck threshold it was derived with are not the basis's.
  */
-const derivations = derivedFrom<ProgressSnapshot, WeakMap<Learner, LearnerProgress>>(() => new WeakMap());
+const derivations = derivedFrom<ProgressSnapshot, WeakMap<Learner, { cohorts: ReadonlyArray<Cohort>; stuckMinutes: number | undefined; progress: LearnerProgress }>>(() => new WeakMap());
 
-function progressOf(snapshot: ProgressSnapshot, learner: Learner, context: ProgressContext): LearnerProgress | null {
+function progressOf(snapshot: ProgressSnapshot, learner: Learner, basis: TableBasis): LearnerProgress | null {
   const signals = snapshot.signals.get(keyOfLearner(learner));
   if (signals === undefined) return null;
   const known = derivations.get(snapshot);
-  let progress = known.get(learner);
-  if (progress === undefined) {
-    progress = deriveProgress(learner, signals, { ...context, now: snapshot.takenAt });
-    known.set(learner, progress);
-  }
+  const kept = known.get(learner);
+  if (kept !== undefined && kept.cohorts === basis.cohorts && kept.stuckMinutes === basis.stuckMinutes) return kept.progress;
+  const progress = deriveProgress(learner, signals, { now: snapshot.takenAt, cohorts: basis.cohorts, stuckMinutes: basis.stuckMinutes });
+  known.set(learner, { cohorts: basis.cohorts, stuckMinutes: basis.stuckMinutes, progress });
   return progress;
 }
 
@@ -175,9 +175,8 @@ export class CohortTable {
 
   constructor(readonly basis: TableBasis) {
     const { snapshot } = basis;
-    const context: ProgressContext = { now: snapshot?.takenAt ?? new Date(0), cohorts: basis.cohorts, stuckMinutes: basis.stuckMinutes };
     this.everyone = sortedLearners(basis.learners).map((learner, order) => {
-      const progress = snapshot === null ? null : progressOf(snapshot, learner, context);
+      const progress = snapshot === null ? null : progressOf(snapshot, learner, basis);
       const status = progress !== null ? progress.status : snapshot === null ? learnerStatus(learner) : null;
       return { learner, order, progress, status };
     });

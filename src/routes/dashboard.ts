@@ -245,24 +245,24 @@ export function dashboardModel(
   operations: OperationsView | null = null,
 ): DashboardModel {
   const basis = basisOf(roster, view);
-  const learnerTable = cohortTable(basis);
+  const kept = cohortTable(basis);
   const now = view?.now ?? new Date();
   const labels = new Map(listedCohorts(roster).map((c) => [c.cohort_id, cohortLabel(c)]));
-  for (const id of learnerTable.cohortIds) if (!labels.has(id)) labels.set(id, id);
+  for (const id of kept.cohortIds) if (!labels.has(id)) labels.set(id, id);
   const requested = query.cohort;
   const selected = requested !== null && labels.has(requested) ? requested : null;
   const notice = selected === null && requested !== '' ? unknownCohortNotice(requested) : null;
   const effective: TableQuery = { ...query, cohort: selected ?? '' };
   const snapshot = basis.snapshot;
-  const table = learnerTable.view(effective, now);
-  const counts = learnerTable.countsOf(effective.cohort!);
+  const table = kept.view(effective, now);
+  const counts = kept.countsOf(effective.cohort!);
 
   const statusItems: Array<{ label: string; count: number }> = STATUSES.map((s) => ({ label: STATUS_LABELS[s], count: counts.statuses[s] }));
   if (snapshot !== null && counts.unread > 0) statusItems.push({ label: 'Not read from GitHub yet', count: counts.unread });
   const statusLabel = (s: StatusFilter) => (s === 'unknown' ? 'Not read from GitHub yet' : STATUS_LABELS[s]);
 
   // The first reasons in canonical order, in words as of now; the rest are counted.
-  const needing = learnerTable.attention(now).scope(effective.cohort!);
+  const needing = kept.attention(now).scope(effective.cohort!);
   const attention: AttentionItem[] = [];
   for (const entry of needing.entries) {
     if (attention.length >= ATTENTION_SHOWN) break;
@@ -328,7 +328,7 @@ export function dashboardModel(
     attention,
     attentionMore: attentionTotal - attention.length,
     attentionHref: `/dashboard${queryString({ ...DEFAULT_QUERY, cohort: effective.cohort, attention: true })}`,
-    overview: cohortOverview(roster, labels, learnerTable, now),
+    overview: cohortOverview(roster, labels, kept, now),
     operations: operationsModel(operations, effective, pageRows),
   };
 }

@@ -158,6 +158,6 @@ export function pageOf(sorted: ReadonlyArray<TableEntry>, page: number): TableVi
 }
 
 /** Filters, sorts and pages the entries (given in canonical order). */
-export function tableView(entries: ReadonlyArray<TableEntry>, query: TableQuery, needsAttention: NeedsAttention | null = null): TableView {
+export function tableView(entries: ReadonlyArray<TableEntry>, query: TableQuery, needsAttention: NeedsAttention | null): TableView {
   return pageOf(matchingSorted(entries, query, needsAttention), query.page);
 }
