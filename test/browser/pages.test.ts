@@ -91,6 +91,14 @@ async function signIn(page: Page, server: Server): Promise<void> {
   assert.equal(new URL(page.url()).pathname, '/dashboard', 'signing in should open the dashboard');
 }
 
+/** Signs in, opens Ada's learner page, and sends her notes as `text`. */
+async function saveAdasNotes(page: Page, server: Server, text: string): Promise<void> {
+  await signIn(page, server);
+  await page.goto(`${server.base}/learners/spring-2026/ada-lovelace`);
+  await page.locator('#notes').fill(text);
+  await submit(page, 'Save notes');
+}
+
 async function registerForm(page: Page, server: Server, fields: { handle?: string; cohort?: string; path?: string }): Promise<void> {
   await page.goto(`${server.base}/register`);
   if (fields.handle !== undefined) await page.locator('#github_handle').fill(fields.handle);
@@ -494,10 +502,7 @@ const STATES: State[] = [
     h1: 'Learner: ada-lovelace',
     errors: 1,
     open: async (page, s) => {
-      await signIn(page, s);
-      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
-      await page.locator('#notes').fill('x'.repeat(2001));
-      await submit(page, 'Save notes');
+      await saveAdasNotes(page, s, 'x'.repeat(2001));
       assert.equal(await page.locator('#notes').inputValue(), 'x'.repeat(2001), 'the notes typed are kept after an error');
     },
   },
@@ -507,10 +512,7 @@ const STATES: State[] = [
     status: 200,
     h1: 'Check and confirm: Save notes for ada-lovelace',
     open: async (page, s) => {
-      await signIn(page, s);
-      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
-      await page.locator('#notes').fill('Uses NVDA with Firefox.\nAsked for a second reminder before Day 2.');
-      await submit(page, 'Save notes');
+      await saveAdasNotes(page, s, 'Uses NVDA with Firefox.\nAsked for a second reminder before Day 2.');
     },
   },
   {
@@ -519,10 +521,7 @@ const STATES: State[] = [
     status: 200,
     h1: 'Save notes for ada-lovelace: done',
     open: async (page, s) => {
-      await signIn(page, s);
-      await page.goto(`${s.base}/learners/spring-2026/ada-lovelace`);
-      await page.locator('#notes').fill('Saved by the browser suite.');
-      await submit(page, 'Save notes');
+      await saveAdasNotes(page, s, 'Saved by the browser suite.');
       await submit(page, 'Confirm: save notes');
       assert.match((await page.locator('[role="status"]').innerText()).trim(), /^Done\. Notes saved for ada-lovelace in the roster file\.$/);
     },
