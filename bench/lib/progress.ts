@@ -14,7 +14,7 @@ import { createProgressApi } from '../../src/github/progress-api.js';
 import { ProgressReader } from '../../src/github/progress.js';
 import { deriveProgress, needsAttention, type LearnerProgress, type ProgressContext } from '../../src/github/progress-rules.js';
 import { dashboardModel, type ProgressView } from '../../src/routes/dashboard.js';
-import { DEFAULT_QUERY, tableView, type TableEntry, type TableQuery } from '../../src/routes/learner-table.js';
+import { DEFAULT_QUERY, matchingSorted, pageOf, type TableEntry, type TableQuery } from '../../src/routes/learner-table.js';
 import { CohortTable, type TableBasis } from '../../src/routes/cohort-table.js';
 import { keyOfLearner, sortedLearners } from '../../src/roster/incremental.js';
 import { silentLog } from '../../src/roster/errors.js';
@@ -260,12 +260,14 @@ export async function pageBreakdown(o: { rosterPath: string; github: ProgressGit
     const attentionMs = medianMs(runs, () => entries.map((e) => needsAttention(e.learner, progress.get(e.learner) ?? null, context)));
     const needing = new Set(entries.filter((e) => needsAttention(e.learner, progress.get(e.learner) ?? null, context).length > 0));
     const needs = (e: TableEntry) => needing.has(e);
-    const tableMs = medianMs(runs, () => tableView(entries, DEFAULT_QUERY, needs));
+    // A new filter or sort: what the kept table does on a view it has not kept (filter, sort, then the page).
+    const tableView = (query: TableQuery) => pageOf(matchingSorted(entries, query, needs), query.page);
+    const tableMs = medianMs(runs, () => tableView(DEFAULT_QUERY));
     const queries = o.queries.map(({ label, query }) => ({
       query: label,
       modelMs: medianMs(runs, () => dashboardModel(roster, query, { mode: 'local' }, view)),
-      tableMs: medianMs(runs, () => tableView(entries, query, needs)),
-      matching: tableView(entries, query, needs).matching.length,
+      tableMs: medianMs(runs, () => tableView(query)),
+      matching: tableView(query).matching.length,
     }));
     return { learners: roster.learners.length, refreshMs, coldModelMs, deriveAllMs, modelMs, tableBuildMs, attentionMs, tableMs, queries };
   } finally {

@@ -156,8 +156,3 @@ export function pageOf(sorted: ReadonlyArray<TableEntry>, page: number): TableVi
   const pageNumber = Math.min(page, pageCount);
   return { matching: sorted, page: sorted.slice((pageNumber - 1) * PAGE_SIZE, pageNumber * PAGE_SIZE), pageNumber, pageCount };
 }
-
-/** Filters, sorts and pages the entries (given in canonical order). */
-export function tableView(entries: ReadonlyArray<TableEntry>, query: TableQuery, needsAttention: NeedsAttention | null): TableView {
-  return pageOf(matchingSorted(entries, query, needsAttention), query.page);
-}
