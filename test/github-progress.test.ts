@@ -31,8 +31,8 @@ const ROSTER: Roster = {
   ],
 };
 
-async function setUp(rooms = 3, keptPages?: number) {
-  admin = await startAdmin({ roster: rosterText(ROSTER), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
+async function setUp(rooms = 3, keptPages?: number, roster: Roster = ROSTER) {
+  admin = await startAdmin({ roster: rosterText(roster), permissions: { contents: 'write', issues: 'read', pull_requests: 'read', actions: 'write', metadata: 'read' } });
   const { state } = admin.sim;
   state.createRepo({ owner: 'Community-Access', name: 'git-going-with-github', private: false });
   state.addIssue(ENROLL, { title: 'Enroll: ada-lovelace', user: 'ada-lovelace', labels: ['enrollment'] });
@@ -82,7 +82,7 @@ describe('progress reader', () => {
   });
 
   test('with more pages than it keeps, the pages it keeps stay conditional round after round, instead of each being dropped just before it is read again', async () => {
-    // Five pages a refresh (the log, the enrollment issue, its comments, the room's issues, its pull requests), three kept.
+    // Five pages a refresh (the log, the enrollment repository's issue list, the enrollment issue's comments, the room's issues, its pull requests), three kept.
     const { api, reader } = await setUp(3, 3);
     await reader.refreshNow();
     assert.deepEqual(api.usage, { full: 5, notModified: 0 });
@@ -98,6 +98,50 @@ describe('progress reader', () => {
     await reader.refreshNow();
     const signals = reader.state.snapshot!.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!;
     assert.equal(signals.roomIssues.filter((i) => !('pull_request' in i)).length, 150);
+  });
+
+  test('an enrollment repository\'s issues are read as its issue list, shared by its learners; an issue the list does not hold is read on its own', async () => {
+    const learner = (handle: string, number: number) => ({ ...EXAMPLE_ROSTER.learners[0]!, github_handle: handle, learning_room_repo: null, enrollment_repo: ENROLL, enrollment_issue_number: number });
+    const roster: Roster = { ...ROSTER, learners: [...ROSTER.learners, learner('alan-turing', 2), learner('katherine-johnson', 3), learner('mary-jackson', 4)] };
+    const { admin, reader } = await setUp(3, undefined, roster);
+    admin.sim.state.addIssue(ENROLL, { title: 'Enroll: alan-turing', user: 'alan-turing', labels: ['enrollment', 'acked'] });
+    admin.sim.state.addIssue(ENROLL, { title: 'Enroll: katherine-johnson', user: 'katherine-johnson', labels: ['enrollment'] });
+    // Number 4 is a pull request: the issue list holds it, but not as an issue, so it is read on its own.
+    admin.sim.state.addPull(ENROLL, { title: 'Add my name', user: 'mary-jackson', labels: ['docs'] });
+    const enrollmentReads = (afterSeq: number) =>
+      admin.sim.requests
+        .list({ afterSeq })
+        .filter((r) => r.path.startsWith(`/repos/${ENROLL}/issues`) && !r.path.endsWith('/comments'))
+        .map((r) => `${r.path}${r.query.direction ? `?direction=${r.query.direction}` : ''} ${r.status}`);
+    let mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    assert.deepEqual(enrollmentReads(mark).sort(), [`/repos/${ENROLL}/issues/4 200`, `/repos/${ENROLL}/issues?direction=asc 200`]);
+    const labelsOf = (handle: string) => {
+      const issue = reader.state.snapshot!.signals.get(learnerKey(handle, 'spring-2026'))?.enrollmentIssue;
+      return issue!.labels.map((l) => (typeof l === 'string' ? l : l.name));
+    };
+    assert.deepEqual([labelsOf('ada-lovelace'), labelsOf('alan-turing'), labelsOf('katherine-johnson'), labelsOf('mary-jackson')], [['enrollment'], ['enrollment', 'acked'], ['enrollment'], ['docs']]);
+    // A label added later is seen through the same list, read again in full; the pull request's read is answered 304.
+    admin.sim.state.updateIssue(ENROLL, 3, { labels: ['enrollment', 'needs-info'] });
+    mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    assert.deepEqual(enrollmentReads(mark).sort(), [`/repos/${ENROLL}/issues/4 304`, `/repos/${ENROLL}/issues?direction=asc 200`]);
+    assert.deepEqual(labelsOf('katherine-johnson'), ['enrollment', 'needs-info']);
+    assert.equal(deriveProgress(roster.learners[3]!, reader.state.snapshot!.signals.get(learnerKey('katherine-johnson', 'spring-2026'))!, { now: new Date(), cohorts: roster.cohorts }).status, 'needs-info');
+  });
+
+  test('an enrollment repository whose issue list took more pages than it has learners is read one issue at a time from then on', async () => {
+    const { admin, reader } = await setUp();
+    for (let n = 0; n < 120; n++) admin.sim.state.addIssue(ENROLL, { title: `Enroll: learner-${n}`, user: `learner-${n}` });
+    const enrollmentReads = (afterSeq: number) =>
+      admin.sim.requests.list({ afterSeq }).filter((r) => r.path.startsWith(`/repos/${ENROLL}/issues`) && !r.path.endsWith('/comments')).map((r) => r.path);
+    let mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    assert.deepEqual(enrollmentReads(mark), [`/repos/${ENROLL}/issues`, `/repos/${ENROLL}/issues`], 'two pages for one learner');
+    mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    assert.deepEqual(enrollmentReads(mark), [`/repos/${ENROLL}/issues/1`]);
+    assert.deepEqual(reader.state.snapshot!.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!.enrollmentIssue!.labels.map((l) => (typeof l === 'string' ? l : l.name)), ['enrollment']);
   });
 
   test('a failed refresh keeps the last snapshot, and says what went wrong', async () => {

@@ -89,11 +89,12 @@ export function progressLine(page: string): ProgressLine {
 }
 
 /** Which part of the companion sent a request: the progress reader (issues, pull requests, the provisioning log) or the roster sync. */
-export function requestKind(r: LoggedRequest): 'issue' | 'comments' | 'room issues' | 'pulls' | 'provisioning log' | 'sync' {
+export function requestKind(r: LoggedRequest): 'issue' | 'enrollment issues' | 'comments' | 'room issues' | 'pulls' | 'provisioning log' | 'sync' {
   if (r.path.endsWith(`/contents/${PROVISIONING_LOG}`)) return 'provisioning log';
   if (/\/issues\/\d+\/comments$/.test(r.path)) return 'comments';
   if (/\/issues\/\d+$/.test(r.path)) return 'issue';
-  if (/\/issues$/.test(r.path)) return 'room issues';
+  // The enrollment repository's list is read oldest first; a Learning Room's in GitHub's default order.
+  if (/\/issues$/.test(r.path)) return r.query.direction === 'asc' ? 'enrollment issues' : 'room issues';
   if (/\/pulls$/.test(r.path)) return 'pulls';
   return 'sync';
 }

@@ -172,7 +172,14 @@ function issueLabels(ctx: RouteContext, repo: Repo, issue: Issue): Record<string
   return issue.labels.map((name) => labelObject(ctx, repo, repo.labels.get(name.toLowerCase()) ?? { id: 0, name, color: 'ededed', description: null, default: false }));
 }
 
-function issueObject(ctx: RouteContext, repo: Repo, issue: Issue): Record<string, unknown> {
+/** How many comments each issue of the repository has, counted in one pass. */
+function commentCounts(repo: Repo): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const c of repo.comments) counts.set(c.issueNumber, (counts.get(c.issueNumber) ?? 0) + 1);
+  return counts;
+}
+
+function issueObject(ctx: RouteContext, repo: Repo, issue: Issue, counts = commentCounts(repo)): Record<string, unknown> {
   const base = repoBase(ctx, repo);
   const html = `https://github.com/${repo.owner}/${repo.name}/${issue.pull ? 'pull' : 'issues'}/${issue.number}`;
   const out: Record<string, unknown> = {
@@ -193,7 +200,7 @@ function issueObject(ctx: RouteContext, repo: Repo, issue: Issue): Record<string
     assignee: null,
     assignees: [],
     locked: false,
-    comments: repo.comments.filter((c) => c.issueNumber === issue.number).length,
+    comments: counts.get(issue.number) ?? 0,
     created_at: issue.createdAt,
     updated_at: issue.updatedAt,
     closed_at: issue.closedAt,
@@ -566,7 +573,10 @@ const listIssues: Handler = (ctx) => {
     .filter(byState)
     .filter((i) => since(i.updatedAt))
     .filter((i) => labels.every((l) => i.labels.some((have) => have.toLowerCase() === l)));
-  return pageResponse(sortIssues(ctx, issues, D.issues), ctx.url, ctx.origin, (page) => page.map((i) => issueObject(ctx, repo, i)));
+  return pageResponse(sortIssues(ctx, issues, D.issues), ctx.url, ctx.origin, (page) => {
+    const counts = commentCounts(repo);
+    return page.map((i) => issueObject(ctx, repo, i, counts));
+  });
 };
 
 const listPulls: Handler = (ctx) => {

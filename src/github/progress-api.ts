@@ -8,12 +8,22 @@ import type { Octokit } from '@octokit/rest';
 import { toGitHubError, type RepoRef } from './client.js';
 import type { EnrollmentIssueSignal, IssueCommentSignal, ProvisioningLogEntry, PullRequestSignal, RoomIssueSignal } from './progress-rules.js';
 
+/** An entry of a repository's issue list: a room's issue and an enrollment issue at once. */
+export type ListedIssueSignal = RoomIssueSignal & EnrollmentIssueSignal;
+
 export interface ProgressApi {
   /** The enrollment issue; null when GitHub answers that it does not exist. */
   issue(repo: RepoRef, number: number): Promise<EnrollmentIssueSignal | null>;
   issueComments(repo: RepoRef, number: number): Promise<ReadonlyArray<IssueCommentSignal>>;
   /** Every issue of a repository, pull requests included. */
   repositoryIssues(repo: RepoRef): Promise<ReadonlyArray<RoomIssueSignal>>;
+  /**
+   * Every issue of a repository, pull requests included, oldest first, and
+   * how many pages that took. Oldest first, a page's contents move only when
+   * an issue on it changes (a new issue goes on the last page), so the other
+   * pages stay answered 304.
+   */
+  issuesOldestFirst(repo: RepoRef): Promise<{ issues: ReadonlyArray<ListedIssueSignal>; pages: number }>;
   openPullRequests(repo: RepoRef): Promise<ReadonlyArray<PullRequestSignal>>;
   /** The provisioning log's entries; empty when there is no log yet. */
   provisioningLog(repo: RepoRef, path: string, ref: string | null): Promise<ReadonlyArray<ProvisioningLogEntry>>;
@@ -81,7 +91,7 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
     }
   }
 
-  async function all<T>(first: string): Promise<T[]> {
+  async function allPages<T>(first: string): Promise<{ items: T[]; pages: number }> {
     const items: T[] = [];
     const seen = new Set<string>();
     for (let url: string | null = first; url !== null && !seen.has(url); ) {
@@ -91,8 +101,9 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
       items.push(...(data as T[]));
       url = next;
     }
-    return items;
+    return { items, pages: seen.size };
   }
+  const all = async <T>(first: string): Promise<T[]> => (await allPages<T>(first)).items;
 
   const path = (repo: RepoRef) => `/repos/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.repo)}`;
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -120,6 +131,11 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
       }),
     issueComments: (repo, number) => call(`read the comments of issue ${number} in ${repo.owner}/${repo.repo}`, () => all<IssueCommentSignal>(`${path(repo)}/issues/${number}/comments?per_page=100`)),
     repositoryIssues: (repo) => call(`read the issues of ${repo.owner}/${repo.repo}`, () => all<RoomIssueSignal>(`${path(repo)}/issues?state=all&per_page=100`)),
+    issuesOldestFirst: (repo) =>
+      call(`read the issues of ${repo.owner}/${repo.repo}`, async () => {
+        const { items, pages } = await allPages<ListedIssueSignal>(`${path(repo)}/issues?state=all&sort=created&direction=asc&per_page=100`);
+        return { issues: items, pages };
+      }),
     openPullRequests: (repo) => call(`read the pull requests of ${repo.owner}/${repo.repo}`, () => all<PullRequestSignal>(`${path(repo)}/pulls?state=open&per_page=100`)),
     provisioningLog: (repo, filePath, ref) =>
       call(`read ${filePath} in ${repo.owner}/${repo.repo}`, async () => {

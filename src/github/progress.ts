@@ -6,6 +6,10 @@
  * COMPANION_PROGRESS_INTERVAL seconds, a bounded number of requests at a
  * time, every read conditional (a 304 costs no rate limit).
  *
+ * A repository's enrollment issues are read as its issue list, a hundred to
+ * a request, where that takes no more pages than there are learners there to
+ * read; an issue the list does not hold is read on its own.
+ *
  * The result is a snapshot with the time it was taken. It is never written
  * back into the roster. When a refresh fails, the last snapshot stays, and
  * the problem is kept in words beside it; when only some learners' reads
@@ -18,7 +22,7 @@ import type { Logger } from '../roster/errors.js';
 import type { RosterStore } from '../roster/store.js';
 import { GitHubError, type RepoRef } from './client.js';
 import type { ProgressApi } from './progress-api.js';
-import type { LearnerSignals, ProvisioningLogEntry } from './progress-rules.js';
+import type { EnrollmentIssueSignal, LearnerSignals, ProvisioningLogEntry } from './progress-rules.js';
 
 export interface ProgressSnapshot {
   /** When the refresh that made it began. */
@@ -52,6 +56,18 @@ function repoOf(value: unknown): RepoRef | null {
   return { owner, repo };
 }
 
+/** The enrollment issues of one repository, by number (pull requests left out). */
+type IssueIndex = ReadonlyMap<number, EnrollmentIssueSignal>;
+
+const repoKey = (repo: RepoRef): string => `${repo.owner}/${repo.repo}`.toLowerCase();
+
+/** A learner's enrollment issue: its repository and number, or null. */
+function enrollmentOf(learner: Learner): { repo: RepoRef; number: number } | null {
+  const repo = repoOf(learner.enrollment_repo);
+  const number = learner.enrollment_issue_number;
+  return repo !== null && typeof number === 'number' ? { repo, number } : null;
+}
+
 /** Runs `work` on each item, at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -73,6 +89,8 @@ export class ProgressReader {
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
   private closed = false;
+  /** How many pages each enrollment repository's issue list took when last read. */
+  private readonly listPages = new Map<string, number>();
 
   constructor(
     private readonly config: GitHubConfig,
@@ -132,10 +150,11 @@ export class ProgressReader {
       const signals = new Map<string, LearnerSignals>();
       let unread = 0;
       let firstProblem: GitHubError | null = null;
+      const indexOf = this.enrollmentIndexes(roster.learners);
       await eachLimited(roster.learners, this.concurrency, async (learner) => {
         const key = keyOfLearner(learner);
         try {
-          signals.set(key, await this.readLearner(learner, provisioningLog));
+          signals.set(key, await this.readLearner(learner, provisioningLog, indexOf));
         } catch (error) {
           if (!(error instanceof GitHubError)) throw error;
           unread += 1;
@@ -160,13 +179,44 @@ export class ProgressReader {
     }
   }
 
-  private async readLearner(learner: Learner, provisioningLog: ReadonlyArray<ProvisioningLogEntry>): Promise<LearnerSignals> {
-    const enrollment = repoOf(learner.enrollment_repo);
-    const issueNumber = typeof learner.enrollment_issue_number === 'number' ? learner.enrollment_issue_number : null;
+  /**
+   * For one refresh: each enrollment repository's issues by number, read once
+   * as its issue list and shared by its learners; null for a repository whose
+   * list took more pages last time than it has learners to read now.
+   */
+  private enrollmentIndexes(learners: readonly Learner[]): (repo: RepoRef) => Promise<IssueIndex | null> {
+    const learnersIn = new Map<string, number>();
+    for (const learner of learners) {
+      const enrollment = enrollmentOf(learner);
+      if (enrollment !== null) learnersIn.set(repoKey(enrollment.repo), (learnersIn.get(repoKey(enrollment.repo)) ?? 0) + 1);
+    }
+    const reads = new Map<string, Promise<IssueIndex | null>>();
+    const read = async (repo: RepoRef, key: string): Promise<IssueIndex | null> => {
+      if ((this.listPages.get(key) ?? 1) > (learnersIn.get(key) ?? 0)) return null;
+      const { issues, pages } = await this.api.issuesOldestFirst(repo);
+      this.listPages.set(key, pages);
+      const index = new Map<number, EnrollmentIssueSignal>();
+      for (const issue of issues) if (issue.pull_request === undefined) index.set(issue.number, issue);
+      return index;
+    };
+    return (repo) => {
+      const key = repoKey(repo);
+      let pending = reads.get(key);
+      if (pending === undefined) reads.set(key, (pending = read(repo, key)));
+      return pending;
+    };
+  }
+
+  private async enrollmentIssue(repo: RepoRef, number: number, indexOf: (repo: RepoRef) => Promise<IssueIndex | null>): Promise<EnrollmentIssueSignal | null> {
+    return (await indexOf(repo))?.get(number) ?? (await this.api.issue(repo, number));
+  }
+
+  private async readLearner(learner: Learner, provisioningLog: ReadonlyArray<ProvisioningLogEntry>, indexOf: (repo: RepoRef) => Promise<IssueIndex | null>): Promise<LearnerSignals> {
+    const enrollment = enrollmentOf(learner);
     const room = repoOf(learner.learning_room_repo);
     const [enrollmentIssue, comments] =
-      enrollment !== null && issueNumber !== null
-        ? await Promise.all([this.api.issue(enrollment, issueNumber), this.api.issueComments(enrollment, issueNumber)])
+      enrollment !== null
+        ? await Promise.all([this.enrollmentIssue(enrollment.repo, enrollment.number, indexOf), this.api.issueComments(enrollment.repo, enrollment.number)])
         : [null, []];
     const [roomIssues, openPullRequests] = room !== null ? await Promise.all([this.api.repositoryIssues(room), this.api.openPullRequests(room)]) : [[], []];
     return { enrollmentIssue, comments, roomIssues, openPullRequests, provisioningLog };
