@@ -9,6 +9,7 @@ import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { RosterSync } from '../src/github/sync.js';
 import { RosterStore } from '../src/roster/store.js';
+import { until } from './helpers/companions.js';
 import { ADMIN_REPO, EXAMPLE_ROSTER, WITH_PROVISIONING, WORKFLOW, WORKSHOP, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
 
 let admin: SimulatedAdmin | null = null;
@@ -116,6 +117,40 @@ describe('roster sync: registrations reach the roster of record', () => {
     assert.equal(commits(admin).length, before + 1);
     assert.equal(admin.record().learners.length, 41);
     assert.match(commits(admin)[0]!.message, /40 registrations/);
+  });
+
+  /** When each of the next `count` commits was seen (performance.now()), after registering one learner for each. */
+  async function commitTimes(companion: SyncedCompanion, a: SimulatedAdmin, count: number): Promise<number[]> {
+    companion.sync.start();
+    await until('the first round', () => companion.sync.state.lastSuccessAt !== null, 5_000, 5);
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const before = commits(a).length;
+      await companion.store.register({ github_handle: `learner-${i}`, cohort_id: 'spring-2026', path: 'day1-day2' });
+      await until(`commit ${i + 1}`, () => commits(a).length > before, 10_000, 2);
+      times.push(performance.now());
+    }
+    return times;
+  }
+
+  // Octokit's throttling already keeps writes a second apart, so the waits here are longer than that.
+  test('after a commit, the next round a registration starts waits a second per megabyte committed', async () => {
+    const bytesPerSecond = 700;
+    const { admin, companion } = await setUp({}, {}, { commitBytesPerSecond: bytesPerSecond, maxCommitSpacingMs: 60_000 });
+    const [first, second] = await commitTimes(companion, admin, 2);
+    const committedBytes = admin.sim.state.readFile(ADMIN_REPO, 'roster.json')!.content.length;
+    // The first commit carried the roster as it is after one registration; the second one learner more.
+    const expected = (1000 * (committedBytes - 400)) / bytesPerSecond;
+    assert.ok(second! - first! >= expected, `${(second! - first!).toFixed(0)} ms between commits, expected at least ${expected.toFixed(0)} ms for about ${committedBytes} bytes`);
+    assert.ok(second! - first! < expected + 3_000, `${(second! - first!).toFixed(0)} ms between commits`);
+  });
+
+  test('the wait after a commit is bounded, however large the roster', async () => {
+    const { admin, companion } = await setUp({}, {}, { commitBytesPerSecond: 1, maxCommitSpacingMs: 1_600 });
+    const [first, second, third] = await commitTimes(companion, admin, 3);
+    for (const gap of [second! - first!, third! - second!]) {
+      assert.ok(gap >= 1_595 && gap < 4_000, `${gap.toFixed(0)} ms between commits, expected 1,600 ms`);
+    }
   });
 });
 

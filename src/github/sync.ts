@@ -18,7 +18,11 @@
  *   marked `failed` to be provisioned again, the workflow is started, at
  *   most once per window.
  * - A burst of registrations is gathered into a few commits (rounds are
- *   started a short while after a registration, one at a time).
+ *   started a short while after a registration, one at a time). Each commit
+ *   sends the whole file, so after one, the next round a registration starts
+ *   waits a second per megabyte committed, up to five seconds: a stream of
+ *   registrations into a large roster does not become a continuous upload
+ *   of it (nor one content-creating request a second on GitHub).
  * - Periodic reads are conditional (ETag), so an idle companion's pulls are
  *   answered 304 and cost no rate limit.
  */
@@ -80,6 +84,10 @@ export interface SyncOptions {
   random?: () => number;
   /** How long after a registration a round starts, so a burst shares a commit. */
   gatherMs?: number;
+  /** After a commit, rounds started by registrations wait for its bytes at this rate (bytes a second)... */
+  commitBytesPerSecond?: number;
+  /** ...but never longer than this (ms). */
+  maxCommitSpacingMs?: number;
   /** At most one start of the provisioning workflow per this many ms. */
   dispatchWindowMs?: number;
   /** How long commits wait for a provisioning run before going ahead anyway. */
@@ -98,6 +106,8 @@ export interface SyncOptions {
 
 const DEFAULTS = {
   gatherMs: 1_000,
+  commitBytesPerSecond: 1_000_000,
+  maxCommitSpacingMs: 5_000,
   dispatchWindowMs: 60_000,
   provisioningWaitMs: 10 * 60_000,
   provisioningPollMs: 15_000,
@@ -136,6 +146,8 @@ export class RosterSync {
   /** Set when stop() stopped waiting for the round in flight: that round no longer touches the working copy or the outbox. */
   private abandoned = false;
   private notBefore = 0;
+  /** Rounds started by registrations start no earlier than this (ms): the spacing after a commit. */
+  private nextCommitAt = 0;
   private waitingSince: number | null = null;
   /** Failed rounds in a row. */
   private failures = 0;
@@ -193,7 +205,12 @@ export class RosterSync {
   nudge(): void {
     if (this.stopped) return;
     if (this.round) this.again = true;
-    else this.schedule(this.options.gatherMs);
+    else this.schedule(this.gatherDelay());
+  }
+
+  /** How long a round started by a registration waits: to gather a burst, and to space commits. */
+  private gatherDelay(): number {
+    return Math.max(this.options.gatherMs, this.nextCommitAt - this.now());
   }
 
   /**
@@ -238,7 +255,7 @@ export class RosterSync {
       const interval = this.config.syncIntervalSeconds * 1000;
       if (this.again) {
         this.again = false;
-        this.schedule(this.options.gatherMs);
+        this.schedule(this.gatherDelay());
       } else if (this.failures > 0) {
         this.schedule(Math.min(interval, this.options.retryBaseMs * 2 ** (this.failures - 1)));
       } else {
@@ -358,8 +375,10 @@ export class RosterSync {
       const registrations = outcomes.filter((o) => o === 'created' || o === 'updated').length;
       const edits = outcomes.filter((o) => o === 'edited').length;
       const changes = registrations + edits;
-      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, bytes: Buffer.concat(serializeCanonicalChunks(roster)), sha: record.sha, message: commitMessage(registrations, edits) });
+      const bytes = Buffer.concat(serializeCanonicalChunks(roster));
+      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, bytes, sha: record.sha, message: commitMessage(registrations, edits) });
       if (result.kind === 'committed') {
+        this.nextCommitAt = this.now() + Math.min(this.options.maxCommitSpacingMs, (1000 * bytes.length) / this.options.commitBytesPerSecond);
         this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
