@@ -409,6 +409,32 @@ describe('roster sync: a facilitator\'s edit reaches the roster of record', () =
   });
 });
 
+describe('roster sync: after a power cut', () => {
+  test('a working copy whose last replacement was lost (its folder not flushed) is made whole from the outbox by the next sync', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    const before = await readFile(companion.rosterPath);
+    const alan = { github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' } as const;
+    await companion.store.register(alan);
+    await companion.sync.stop();
+    await companion.store.close();
+    // The rename that brought alan-turing into the working copy did not survive; the outbox, flushed first, did.
+    await writeFile(companion.rosterPath, before);
+    const store = new RosterStore({ path: companion.rosterPath, outbox: true });
+    const sync = new RosterSync(companion.github, companion.api, store, companion.log.log);
+    try {
+      await sync.syncNow();
+    } finally {
+      await sync.stop();
+    }
+    assert.deepEqual(handles(admin.record()).sort(), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
+    assert.deepEqual(handles(await companion.local()).sort(), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
+    assert.deepEqual(await store.pending(), []);
+    await store.close();
+  });
+});
+
 describe('roster sync: a cohort removed from the roster of record', () => {
   test('a waiting registration for it is not sent, and the log names it so a facilitator can follow up', async () => {
     const { admin, companion } = await setUp();

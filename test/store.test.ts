@@ -413,6 +413,29 @@ describe('roster store: faults', () => {
     });
   }
 
+  test('what a registration flushes before it is answered: in local mode the new file and the folder (the rename); in GitHub mode the outbox and the new file, the outbox standing for the rename', async () => {
+    for (const outbox of [false, true]) {
+      const rosterPath = freshPath();
+      await seed(rosterPath);
+      const real = fsp as unknown as RosterFs;
+      const flushed: string[] = [];
+      const name = (file: string) => (file === path.dirname(rosterPath) ? 'folder' : file === outboxPath(rosterPath) ? 'outbox' : path.basename(file).endsWith('.tmp') ? 'new file' : path.basename(file));
+      const fs: RosterFs = {
+        ...real,
+        open: async (file, flags, mode) => {
+          const handle = await real.open(file, flags, mode);
+          return { ...handle, writev: (b) => handle.writev(b), chmod: (m) => handle.chmod(m), close: () => handle.close(), sync: async () => { flushed.push(name(file)); return handle.sync(); } };
+        },
+      };
+      const store = new RosterStore({ path: rosterPath, fs, outbox });
+      await store.pending();
+      flushed.length = 0;
+      await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+      assert.deepEqual(flushed.sort(), outbox ? ['new file', 'outbox'] : ['folder', 'new file'], outbox ? 'GitHub mode' : 'local mode');
+      await store.close();
+    }
+  });
+
   test('in GitHub mode the working copy is replaced only once the outbox has the registration, and not at all when the outbox cannot be written', async () => {
     const rosterPath = freshPath();
     const text = await seed(rosterPath);

@@ -531,7 +531,10 @@ export class RosterStore {
       this.remembered = null;
       throw error;
     }
-    await this.syncFolder(path.dirname(target));
+    // In GitHub mode the working copy is the roster of record with the outbox applied, and the outbox is flushed
+    // before anyone is told: a rename lost to a power cut leaves the last working copy, which the next sync makes
+    // whole from the outbox. So only local mode, where the file is the roster itself, flushes the folder.
+    if (!this.useOutbox) await this.syncFolder(path.dirname(target));
     const stat = await this.statOrNull();
     this.remembered = stat ? { signature: signatureOf(stat), roster } : null;
   }
