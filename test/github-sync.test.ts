@@ -7,6 +7,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { commitBody } from '../src/github/client.js';
 import { RosterSync } from '../src/github/sync.js';
 import { RosterStore } from '../src/roster/store.js';
 import { until } from './helpers/companions.js';
@@ -406,6 +407,15 @@ describe('roster sync: a facilitator\'s edit reaches the roster of record', () =
     }
     assert.equal(admin.record().learners[0]!.notes, 'kept across a restart');
     assert.deepEqual(await store.pending(), []);
+  });
+});
+
+describe('the commit\'s body', () => {
+  test('is the JSON GitHub expects: message, branch, sha when there is one, and the bytes in base64', () => {
+    const bytes = Buffer.from('{"version": 1, "note": "Ada \u201cthe first\u201d"}\n');
+    const message = 'Companion: 2 registrations "quoted" \u00e9';
+    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: 'abc123', message }).toString('utf8')), { message, branch: 'main', sha: 'abc123', content: bytes.toString('base64') });
+    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: null, message }).toString('utf8')), { message, branch: 'main', content: bytes.toString('base64') });
   });
 });
 
