@@ -8,8 +8,9 @@
  * flushed before the person is told they are registered, and rewritten
  * atomically (temporary file, flush, rename) when committed entries are
  * dropped. The store calls it only while holding the roster's lock, so
- * appends and rewrites never interleave. A last line cut short by a crash
- * belongs to a registration that was never confirmed, and is skipped.
+ * appends and rewrites never interleave. A line cut short by a crash or a
+ * full disk belongs to a registration that was never confirmed, and is
+ * skipped (and gone at the next rewrite).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -43,13 +44,21 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+/** Whether `at` is a time as toISOString writes it (the learner's registered_at, which the contract wants so). */
+function isIsoTime(at: string): boolean {
+  return !Number.isNaN(Date.parse(at)) && new Date(at).toISOString() === at;
+}
+
 /** The registration or edit a parsed line holds, with only the fields it may have; null when it is not one. */
-function entryOf(value: unknown): OutboxEntry | null {
+function entryOf(value: unknown, lastTime: { at: string | null }): OutboxEntry | null {
   if (!isRecord(value)) return null;
   const { id, at, registration, edit } = value;
   if (typeof id !== 'string' || typeof at !== 'string') return null;
-  // The time becomes the learner's registered_at, which the contract wants as toISOString writes it.
-  if (Number.isNaN(Date.parse(at)) || new Date(at).toISOString() !== at) return null;
+  // The entries of one write share their time: it is checked once for them.
+  if (at !== lastTime.at) {
+    if (!isIsoTime(at)) return null;
+    lastTime.at = at;
+  }
   if (isRecord(registration)) {
     const { github_handle, cohort_id, path: learnerPath } = registration;
     if (typeof github_handle !== 'string' || typeof cohort_id !== 'string' || !isPath(learnerPath)) return null;
@@ -64,8 +73,30 @@ function entryOf(value: unknown): OutboxEntry | null {
   return null;
 }
 
-/** Reads the entries in the order they were recorded; an unreadable line other than a torn last one is an error. */
-export async function readOutbox(fs: RosterFs, file: string): Promise<OutboxEntry[]> {
+/** The id a line written by linesOf starts with, without parsing it; null for any other line. */
+function idOfLine(line: string): string | null {
+  if (!line.startsWith(ID_PREFIX)) return null;
+  const end = line.indexOf('"', ID_PREFIX.length);
+  return end < 0 ? null : line.slice(ID_PREFIX.length, end);
+}
+const ID_PREFIX = '{"id":"';
+
+export interface ReadOptions {
+  /** Ids whose lines are left out unread. */
+  skip?: ReadonlySet<string>;
+  /** Told the number of each line cut short by an interrupted write (left out). */
+  torn?: (line: number) => void;
+}
+
+/**
+ * Reads the entries in the order they were recorded. A line that is not JSON
+ * at all was cut short by an interrupted append (a crash, a full disk): its
+ * registration was never confirmed, and it is left out wherever it is, since
+ * later appends start on a new line after it. Any other unreadable line is an
+ * error, except a last one.
+ */
+export async function readOutbox(fs: RosterFs, file: string, options: ReadOptions = {}): Promise<OutboxEntry[]> {
+  const skip = options.skip ?? new Set<string>();
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -75,15 +106,21 @@ export async function readOutbox(fs: RosterFs, file: string): Promise<OutboxEntr
   }
   const lines = text.split('\n');
   const entries: OutboxEntry[] = [];
+  const lastTime = { at: null as string | null };
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    if (skip.size > 0) {
+      const id = idOfLine(line);
+      if (id !== null && skip.has(id)) return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      value = undefined;
+      options.torn?.(i + 1);
+      return;
     }
-    const entry = entryOf(value);
+    const entry = entryOf(value, lastTime);
     if (entry !== null) {
       entries.push(entry);
     } else if (i !== lines.length - 1) {
@@ -112,10 +149,11 @@ export async function appendOutbox(fs: RosterFs, file: string, entries: readonly
   }
 }
 
-/** Rewrites the outbox without the entries whose ids are given; returns those that remain. */
-export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>): Promise<OutboxEntry[]> {
-  if (ids.size === 0) return readOutbox(fs, file);
-  const remaining = (await readOutbox(fs, file)).filter((e) => !ids.has(e.id));
+/** Rewrites the outbox without the entries whose ids are given (and without torn lines); returns those that remain. */
+export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>, torn?: ReadOptions['torn']): Promise<OutboxEntry[]> {
+  if (ids.size === 0) return readOutbox(fs, file, { torn });
+  // The committed entries' lines are left out unparsed; any other line is read and checked as always.
+  const remaining = (await readOutbox(fs, file, { skip: ids, torn })).filter((e) => !ids.has(e.id));
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await fs.open(temporary, 'wx', 0o600);

@@ -199,7 +199,7 @@ export class RosterStore {
 
   /** The changes recorded here and not yet carried by a commit to the roster of record, oldest first. */
   pending(): Promise<OutboxEntry[]> {
-    return this.withLock((target) => readOutbox(this.fs, outboxPath(target)));
+    return this.withLock((target) => readOutbox(this.fs, outboxPath(target), { torn: this.tornLine(outboxPath(target)) }));
   }
 
   /**
@@ -219,7 +219,7 @@ export class RosterStore {
       const current = await this.currentFile();
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
-      const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed) : await readOutbox(this.fs, file);
+      const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed, this.tornLine(file)) : await readOutbox(this.fs, file, { torn: this.tornLine(file) });
       if (basis !== undefined && this.followedRecord() === basis) {
         this.follow(record, current.roster);
         return waiting.length;
@@ -231,6 +231,11 @@ export class RosterStore {
       this.follow(record, local);
       return waiting.length;
     });
+  }
+
+  /** Logs a line of the outbox cut short by an interrupted write, which is left out. */
+  private tornLine(file: string): (line: number) => void {
+    return (line) => this.log.warn({ file, line }, 'the outbox has a line cut short by an interrupted write; its registration was never confirmed, and it is left out');
   }
 
   /**
