@@ -34,6 +34,21 @@ function handles(roster: Roster): string[] {
   return roster.learners.map((l) => l.github_handle);
 }
 
+/** Stops the companion's sync and store, then (after `meanwhile`) runs one round of a new store and sync on its file, as after a restart. */
+async function roundAfterRestart(companion: SyncedCompanion, meanwhile: () => Promise<void> = async () => undefined): Promise<RosterStore> {
+  await companion.sync.stop();
+  await companion.store.close();
+  await meanwhile();
+  const store = new RosterStore({ path: companion.rosterPath, outbox: true });
+  const sync = new RosterSync(companion.github, companion.api, store, companion.log.log);
+  try {
+    await sync.syncNow();
+  } finally {
+    await sync.stop();
+  }
+  return store;
+}
+
 /** The roster of record's commits on main, newest first. */
 function commits(a: SimulatedAdmin) {
   return a.sim.state.history(ADMIN_REPO);
@@ -396,15 +411,7 @@ describe('roster sync: a facilitator\'s edit reaches the roster of record', () =
     const { admin, companion } = await setUp();
     await companion.sync.syncNow();
     await companion.store.edit({ ...ada, field: 'notes', from: NOTE, to: 'kept across a restart' });
-    await companion.sync.stop();
-    await companion.store.close();
-    const store = new RosterStore({ path: companion.rosterPath, outbox: true });
-    const sync = new RosterSync(companion.github, companion.api, store, companion.log.log);
-    try {
-      await sync.syncNow();
-    } finally {
-      await sync.stop();
-    }
+    const store = await roundAfterRestart(companion);
     assert.equal(admin.record().learners[0]!.notes, 'kept across a restart');
     assert.deepEqual(await store.pending(), []);
   });
@@ -427,17 +434,8 @@ describe('roster sync: after a power cut', () => {
     const before = await readFile(companion.rosterPath);
     const alan = { github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' } as const;
     await companion.store.register(alan);
-    await companion.sync.stop();
-    await companion.store.close();
     // The rename that brought alan-turing into the working copy did not survive; the outbox, flushed first, did.
-    await writeFile(companion.rosterPath, before);
-    const store = new RosterStore({ path: companion.rosterPath, outbox: true });
-    const sync = new RosterSync(companion.github, companion.api, store, companion.log.log);
-    try {
-      await sync.syncNow();
-    } finally {
-      await sync.stop();
-    }
+    const store = await roundAfterRestart(companion, () => writeFile(companion.rosterPath, before));
     assert.deepEqual(handles(admin.record()).sort(), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
     assert.deepEqual(handles(await companion.local()).sort(), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
     assert.deepEqual(await store.pending(), []);
