@@ -413,7 +413,7 @@ describe('roster store: faults', () => {
     });
   }
 
-  test('what a registration flushes before it is answered: in local mode the new file and the folder (the rename); in GitHub mode the outbox and the new file, the outbox standing for the rename', async () => {
+  test('what a registration flushes before it is answered: in local mode the new file and the folder (the rename); in GitHub mode the outbox and the new file, the outbox standing for the rename, and the folder once for the outbox\'s own name', async () => {
     for (const outbox of [false, true]) {
       const rosterPath = freshPath();
       await seed(rosterPath);
@@ -431,7 +431,20 @@ describe('roster store: faults', () => {
       await store.pending();
       flushed.length = 0;
       await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
-      assert.deepEqual(flushed.sort(), outbox ? ['new file', 'outbox'] : ['folder', 'new file'], outbox ? 'GitHub mode' : 'local mode');
+      // The first registration in GitHub mode makes the outbox: its name is flushed with the folder.
+      assert.deepEqual(flushed.sort(), outbox ? ['folder', 'new file', 'outbox'] : ['folder', 'new file'], outbox ? 'GitHub mode, first' : 'local mode, first');
+      flushed.length = 0;
+      await store.register({ github_handle: 'alan', cohort_id: 'spring-2026', path: 'day1-day2' });
+      assert.deepEqual(flushed.sort(), outbox ? ['new file', 'outbox'] : ['folder', 'new file'], outbox ? 'GitHub mode, next' : 'local mode, next');
+      if (outbox) {
+        // Dropping committed entries replaces the outbox: the folder is flushed for its new name, then not again.
+        flushed.length = 0;
+        await store.adoptRecord(await store.read(), new Set((await store.pending()).slice(0, 1).map((e) => e.id)));
+        assert.ok(flushed.includes('folder'), `after the outbox was replaced: ${flushed.join(', ')}`);
+        flushed.length = 0;
+        await store.register({ github_handle: 'hedy', cohort_id: 'spring-2026', path: 'day1-day2' });
+        assert.deepEqual(flushed.sort(), ['new file', 'outbox'], 'GitHub mode, after the outbox was replaced');
+      }
       await store.close();
     }
   });

@@ -117,6 +117,8 @@ export class RosterStore {
   private readonly now: () => Date;
   private readonly log: Logger;
   private readonly useOutbox: boolean;
+  /** Whether the folder has been flushed since this store last made or replaced the outbox (or first wrote to it). */
+  private outboxNameFlushed = false;
   private readonly onRecorded: () => void;
   private remembered: Remembered | null = null;
   private reading: Promise<Roster> | null = null;
@@ -219,7 +221,15 @@ export class RosterStore {
       const current = await this.currentFile();
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
-      const waiting = committed.size > 0 ? await dropFromOutbox(this.fs, file, committed, this.tornLine(file)) : await readOutbox(this.fs, file, { torn: this.tornLine(file) });
+      let waiting: OutboxEntry[];
+      if (committed.size > 0) {
+        waiting = await dropFromOutbox(this.fs, file, committed, this.tornLine(file));
+        // The outbox was replaced: its new name is flushed before anything is appended to it.
+        this.outboxNameFlushed = false;
+        await this.settleOutboxName(target);
+      } else {
+        waiting = await readOutbox(this.fs, file, { torn: this.tornLine(file) });
+      }
       if (basis !== undefined && this.followedRecord() === basis) {
         this.follow(record, current.roster);
         return waiting.length;
@@ -264,6 +274,20 @@ export class RosterStore {
       );
     }
     await (await this.fs.open(outboxFile, 'a', 0o600)).close();
+    this.outboxNameFlushed = false;
+    await this.settleOutboxName(target);
+  }
+
+  /**
+   * Flushes the folder once after the outbox is made or replaced, so that its
+   * name, and so what is appended to it, survives a power cut. (Local mode's
+   * folder flush after each write used to do this; in GitHub mode the working
+   * copy's writes no longer flush the folder.)
+   */
+  private async settleOutboxName(target: string): Promise<void> {
+    if (this.outboxNameFlushed) return;
+    await this.syncFolder(path.dirname(target));
+    this.outboxNameFlushed = true;
   }
 
   /** The record the working copy follows, while the file is still the one this store last wrote or left (`followed`). */
@@ -459,7 +483,10 @@ export class RosterStore {
           // registration nobody was told of, never the reverse. The two files are written and flushed at the same
           // time; only the rename waits for the outbox.
           const at = now.toISOString();
-          const outbox = appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change })));
+          const outbox =
+            recorded.length === 0
+              ? Promise.resolve()
+              : appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change }))).then(() => this.settleOutboxName(target));
           // Its failure is seen below; a handler now keeps an early one from counting as unhandled meanwhile.
           outbox.catch(() => undefined);
           try {
