@@ -144,6 +144,18 @@ describe('progress reader', () => {
     assert.deepEqual(reader.state.snapshot!.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!.enrollmentIssue!.labels.map((l) => (typeof l === 'string' ? l : l.name)), ['enrollment']);
   });
 
+  test('when the enrollment repository\'s issue list cannot be read, each enrollment issue is read on its own, and no learner goes unread', async () => {
+    const { admin, reader } = await setUp();
+    admin.sim.faults.serverError({ path: `/repos/${ENROLL}/issues`, status: 502, count: 100 });
+    const mark = admin.sim.requests.mark();
+    await reader.refreshNow();
+    const snapshot = reader.state.snapshot!;
+    assert.equal(snapshot.unread, 0);
+    assert.equal(reader.state.problem, null);
+    assert.deepEqual(snapshot.signals.get(learnerKey('ada-lovelace', 'spring-2026'))!.enrollmentIssue!.labels.map((l) => (typeof l === 'string' ? l : l.name)), ['enrollment']);
+    assert.equal(admin.sim.requests.list({ afterSeq: mark }).filter((r) => r.path === `/repos/${ENROLL}/issues/1` && r.status === 200).length, 1);
+  });
+
   test('a failed refresh keeps the last snapshot, and says what went wrong', async () => {
     const { admin, reader } = await setUp();
     await reader.refreshNow();

@@ -182,7 +182,8 @@ export class ProgressReader {
   /**
    * For one refresh: each enrollment repository's issues by number, read once
    * as its issue list and shared by its learners; null for a repository whose
-   * list took more pages last time than it has learners to read now.
+   * list took more pages last time than it has learners to read now, or whose
+   * list could not be read.
    */
   private enrollmentIndexes(learners: readonly Learner[]): (repo: RepoRef) => Promise<IssueIndex | null> {
     const learnersIn = new Map<string, number>();
@@ -193,7 +194,15 @@ export class ProgressReader {
     const reads = new Map<string, Promise<IssueIndex | null>>();
     const read = async (repo: RepoRef, key: string): Promise<IssueIndex | null> => {
       if ((this.listPages.get(key) ?? 1) > (learnersIn.get(key) ?? 0)) return null;
-      const { issues, pages } = await this.api.issuesOldestFirst(repo);
+      let list: Awaited<ReturnType<ProgressApi['issuesOldestFirst']>>;
+      try {
+        list = await this.api.issuesOldestFirst(repo);
+      } catch (error) {
+        // A list that could not be read costs no learner their signals: each issue is read on its own this time.
+        if (error instanceof GitHubError) return null;
+        throw error;
+      }
+      const { issues, pages } = list;
       this.listPages.set(key, pages);
       const index = new Map<number, EnrollmentIssueSignal>();
       for (const issue of issues) if (issue.pull_request === undefined) index.set(issue.number, issue);
