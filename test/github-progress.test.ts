@@ -156,6 +156,26 @@ describe('progress reader', () => {
     assert.equal(admin.sim.requests.list({ afterSeq: mark }).filter((r) => r.path === `/repos/${ENROLL}/issues/1` && r.status === 200).length, 1);
   });
 
+  test('a list whose last page was full and has not changed is still followed to a page begun since', async () => {
+    const { admin, api } = await setUp();
+    const enroll = { owner: 'Community-Access', repo: 'git-going-with-github' };
+    // Issue 1 has 2 comments; 98 more make one full page. The enrollment repository: 1 issue and 99 more.
+    for (let n = 0; n < 98; n++) admin.sim.state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: `comment ${n}` });
+    for (let n = 0; n < 99; n++) admin.sim.state.addIssue(ENROLL, { title: `Enroll: learner-${n}`, user: `learner-${n}` });
+    assert.equal((await api.issueComments(enroll, 1)).length, 100);
+    assert.equal((await api.issuesOldestFirst(enroll)).issues.length, 100);
+    // Read again with nothing new: the full pages are answered 304, and the page after each is empty.
+    assert.equal((await api.issueComments(enroll, 1)).length, 100);
+    assert.equal((await api.issuesOldestFirst(enroll)).issues.length, 100);
+    admin.sim.state.addIssue(ENROLL, { title: 'Enroll: katherine-johnson', user: 'katherine-johnson' });
+    const { issues, pages } = await api.issuesOldestFirst(enroll);
+    assert.deepEqual([issues.length, issues.at(-1)!.title, pages], [101, 'Enroll: katherine-johnson', 2]);
+    admin.sim.state.addComment(ENROLL, 1, { user: 'ada-lovelace', body: 'day1-complete' });
+    const comments = await api.issueComments(enroll, 1);
+    assert.equal(comments.length, 101);
+    assert.equal(comments.at(-1)!.body, 'day1-complete');
+  });
+
   test('a failed refresh keeps the last snapshot, and says what went wrong', async () => {
     const { admin, reader } = await setUp();
     await reader.refreshNow();

@@ -51,6 +51,16 @@ interface Kept {
  */
 export const KEPT_PAGES = 20_000;
 
+/** Items a page of a list holds at most, as asked for in every list's URL. */
+const PER_PAGE = 100;
+
+/** The URL of page `number + 1` of the list that starts at `first` (a path with its query). */
+function pageAfter(first: string, number: number): string {
+  const url = new URL(first, 'https://api.github.com');
+  url.searchParams.set('page', String(number + 1));
+  return `${url.pathname}${url.search}`;
+}
+
 /** The URL of the `rel="next"` page in a `Link` header, if any. */
 export function nextPage(link: string | undefined): string | null {
   if (!link) return null;
@@ -70,8 +80,8 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
   const usage = { full: 0, notModified: 0 };
   let round = 0;
 
-  /** One page, conditionally: from what was kept when GitHub says it has not changed. */
-  async function page(url: string): Promise<{ data: unknown; next: string | null }> {
+  /** One page, conditionally: from what was kept when GitHub says it has not changed (`unchanged`). */
+  async function page(url: string): Promise<{ data: unknown; next: string | null; unchanged: boolean }> {
     const before = kept.get(url);
     try {
       const response = await octokit.request(`GET ${url}`, { headers: before ? { 'if-none-match': before.etag } : {} });
@@ -80,12 +90,12 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
       const entry = { etag: String(response.headers.etag ?? ''), data: response.data, next: nextPage(typeof link === 'string' ? link : undefined), round };
       if (entry.etag === '') kept.delete(url);
       else if (before !== undefined || kept.size < keptPages) kept.set(url, entry);
-      return entry;
+      return { data: entry.data, next: entry.next, unchanged: false };
     } catch (error) {
       if (before && isStatus(error, 304)) {
         usage.notModified += 1;
         before.round = round;
-        return before;
+        return { data: before.data, next: before.next, unchanged: true };
       }
       throw error;
     }
@@ -96,10 +106,12 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
     const seen = new Set<string>();
     for (let url: string | null = first; url !== null && !seen.has(url); ) {
       seen.add(url);
-      const { data, next } = await page(url);
+      const { data, next, unchanged } = await page(url);
       if (!Array.isArray(data)) throw new Error(`GitHub answered ${url} with something other than a list`);
       items.push(...(data as T[]));
-      url = next;
+      // A full last page answered 304 still has the Link of its last full read, which cannot name a page begun since
+      // (a comment or an issue added after it, oldest first): the page after it is looked at, conditionally too.
+      url = next ?? (unchanged && data.length >= PER_PAGE ? pageAfter(first, seen.size) : null);
     }
     return { items, pages: seen.size };
   }
@@ -129,14 +141,14 @@ export function createProgressApi(octokit: Octokit, keptPages = KEPT_PAGES): Pro
           throw error;
         }
       }),
-    issueComments: (repo, number) => call(`read the comments of issue ${number} in ${repo.owner}/${repo.repo}`, () => all<IssueCommentSignal>(`${path(repo)}/issues/${number}/comments?per_page=100`)),
-    repositoryIssues: (repo) => call(`read the issues of ${repo.owner}/${repo.repo}`, () => all<RoomIssueSignal>(`${path(repo)}/issues?state=all&per_page=100`)),
+    issueComments: (repo, number) => call(`read the comments of issue ${number} in ${repo.owner}/${repo.repo}`, () => all<IssueCommentSignal>(`${path(repo)}/issues/${number}/comments?per_page=${PER_PAGE}`)),
+    repositoryIssues: (repo) => call(`read the issues of ${repo.owner}/${repo.repo}`, () => all<RoomIssueSignal>(`${path(repo)}/issues?state=all&per_page=${PER_PAGE}`)),
     issuesOldestFirst: (repo) =>
       call(`read the issues of ${repo.owner}/${repo.repo}`, async () => {
-        const { items, pages } = await allPages<ListedIssueSignal>(`${path(repo)}/issues?state=all&sort=created&direction=asc&per_page=100`);
+        const { items, pages } = await allPages<ListedIssueSignal>(`${path(repo)}/issues?state=all&sort=created&direction=asc&per_page=${PER_PAGE}`);
         return { issues: items, pages };
       }),
-    openPullRequests: (repo) => call(`read the pull requests of ${repo.owner}/${repo.repo}`, () => all<PullRequestSignal>(`${path(repo)}/pulls?state=open&per_page=100`)),
+    openPullRequests: (repo) => call(`read the pull requests of ${repo.owner}/${repo.repo}`, () => all<PullRequestSignal>(`${path(repo)}/pulls?state=open&per_page=${PER_PAGE}`)),
     provisioningLog: (repo, filePath, ref) =>
       call(`read ${filePath} in ${repo.owner}/${repo.repo}`, async () => {
         const query = ref === null ? '' : `?ref=${encodeURIComponent(ref)}`;
