@@ -9,8 +9,8 @@
  * atomically (temporary file, flush, rename) when committed entries are
  * dropped. The store calls it only while holding the roster's lock, so
  * appends and rewrites never interleave. A line cut short by a crash or a
- * full disk belongs to a registration that was never confirmed, and is
- * skipped (and gone at the next rewrite).
+ * full disk belongs to a registration that was never confirmed: it is
+ * skipped, and moved to a file beside the outbox at the next rewrite.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -84,8 +84,8 @@ const ID_PREFIX = '{"id":"';
 export interface ReadOptions {
   /** Ids whose lines are left out unread. */
   skip?: ReadonlySet<string>;
-  /** Told the number of each line cut short by an interrupted write (left out). */
-  torn?: (line: number) => void;
+  /** Told of each line cut short by an interrupted write (left out): its number and its text. */
+  torn?: (line: number, text: string) => void;
 }
 
 /**
@@ -117,7 +117,7 @@ export async function readOutbox(fs: RosterFs, file: string, options: ReadOption
     try {
       value = JSON.parse(line);
     } catch {
-      options.torn?.(i + 1);
+      options.torn?.(i + 1, line);
       return;
     }
     const entry = entryOf(value, lastTime);
@@ -137,23 +137,41 @@ function linesOf(entries: readonly OutboxEntry[]): Buffer {
 /** Appends entries and flushes them to disk before resolving. */
 export async function appendOutbox(fs: RosterFs, file: string, entries: readonly OutboxEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const bytes = linesOf(entries);
+  // A line cut short by an earlier crash must not swallow the first new entry.
+  await appendFlushed(fs, file, [Buffer.from('\n'), linesOf(entries)]);
+}
+
+/** The file beside the outbox where lines cut short are moved, as they were. */
+export function cutShortPath(outboxFile: string): string {
+  return `${outboxFile}.cut-short`;
+}
+
+/** Appends and flushes `bytes` to `file`, made if need be. */
+async function appendFlushed(fs: RosterFs, file: string, parts: Buffer[]): Promise<void> {
+  const expected = parts.reduce((sum, part) => sum + part.length, 0);
   const handle = await fs.open(file, 'a', 0o600);
   try {
-    // A line cut short by an earlier crash must not swallow the first new entry.
-    const { bytesWritten } = await handle.writev([Buffer.from('\n'), bytes]);
-    if (bytesWritten !== bytes.length + 1) throw new Error(`short write to the outbox: ${bytesWritten} of ${bytes.length + 1} bytes`);
+    const { bytesWritten } = await handle.writev(parts);
+    if (bytesWritten !== expected) throw new Error(`short write to ${path.basename(file)}: ${bytesWritten} of ${expected} bytes`);
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
 
-/** Rewrites the outbox without the entries whose ids are given (and without torn lines); returns those that remain. */
-export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>, torn?: ReadOptions['torn']): Promise<OutboxEntry[]> {
-  if (ids.size === 0) return readOutbox(fs, file, { torn });
+/**
+ * The entries that remain once those whose ids are given are dropped. When
+ * any are dropped, or lines cut short were found, the outbox is rewritten
+ * without them (the lines cut short moved first, as they were, to the
+ * cut-short file beside it): `rewritten` says so, `cutShort` how many lines
+ * were moved. Otherwise nothing is written.
+ */
+export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySet<string>): Promise<{ remaining: OutboxEntry[]; cutShort: number; rewritten: boolean }> {
+  const torn: string[] = [];
   // The committed entries' lines are left out unparsed; any other line is read and checked as always.
-  const remaining = (await readOutbox(fs, file, { skip: ids, torn })).filter((e) => !ids.has(e.id));
+  const remaining = (await readOutbox(fs, file, { skip: ids, torn: (_line, text) => torn.push(text) })).filter((e) => !ids.has(e.id));
+  if (ids.size === 0 && torn.length === 0) return { remaining, cutShort: 0, rewritten: false };
+  if (torn.length > 0) await appendFlushed(fs, cutShortPath(file), [Buffer.from(torn.map((line) => `${line}\n`).join(''))]);
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await fs.open(temporary, 'wx', 0o600);
@@ -170,5 +188,5 @@ export async function dropFromOutbox(fs: RosterFs, file: string, ids: ReadonlySe
     await fs.unlink(temporary).catch(() => undefined);
     throw error;
   }
-  return remaining;
+  return { remaining, cutShort: torn.length, rewritten: true };
 }

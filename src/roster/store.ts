@@ -24,7 +24,7 @@ import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { RosterInvalidError, editedValue, emptyRoster, keyOfLearner, learnerKey, parseRoster, type EditOutcome, type LearnerEdit, type Registration, type Roster, type UpsertOutcome } from './contract.js';
 import { applyChanges, canonicalForm, learnerWithKey, serializeCanonicalChunks, type ChangeOutcome, type RosterChange } from './incremental.js';
-import { appendOutbox, dropFromOutbox, entryChange, newEntryId, outboxPath, readOutbox, type OutboxEntry } from './outbox.js';
+import { appendOutbox, cutShortPath, dropFromOutbox, entryChange, newEntryId, outboxPath, type OutboxEntry } from './outbox.js';
 import { RosterTooLargeError, RosterUnavailableError, silentLog, type Logger } from './errors.js';
 import { properLock, type LockFn } from './lock.js';
 
@@ -201,7 +201,7 @@ export class RosterStore {
 
   /** The changes recorded here and not yet carried by a commit to the roster of record, oldest first. */
   pending(): Promise<OutboxEntry[]> {
-    return this.withLock((target) => readOutbox(this.fs, outboxPath(target), { torn: this.tornLine(outboxPath(target)) }));
+    return this.withLock((target) => this.waitingAfter(target, new Set()));
   }
 
   /**
@@ -221,15 +221,7 @@ export class RosterStore {
       const current = await this.currentFile();
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
-      let waiting: OutboxEntry[];
-      if (committed.size > 0) {
-        waiting = await dropFromOutbox(this.fs, file, committed, this.tornLine(file));
-        // The outbox was replaced: its new name is flushed before anything is appended to it.
-        this.outboxNameFlushed = false;
-        await this.settleOutboxName(target);
-      } else {
-        waiting = await readOutbox(this.fs, file, { torn: this.tornLine(file) });
-      }
+      const waiting = await this.waitingAfter(target, committed);
       if (basis !== undefined && this.followedRecord() === basis) {
         this.follow(record, current.roster);
         return waiting.length;
@@ -243,9 +235,19 @@ export class RosterStore {
     });
   }
 
-  /** Logs a line of the outbox cut short by an interrupted write, which is left out. */
-  private tornLine(file: string): (line: number) => void {
-    return (line) => this.log.warn({ file, line }, 'the outbox has a line cut short by an interrupted write; its registration was never confirmed, and it is left out');
+  /** The entries still waiting once `committed` are dropped from the outbox, and any lines cut short moved aside. */
+  private async waitingAfter(target: string, committed: ReadonlySet<string>): Promise<OutboxEntry[]> {
+    const file = outboxPath(target);
+    const { remaining, cutShort, rewritten } = await dropFromOutbox(this.fs, file, committed);
+    if (cutShort > 0) {
+      this.log.warn({ lines: cutShort, file: cutShortPath(file) }, 'the outbox had lines cut short by an interrupted write; their registrations were never confirmed; they are moved, as they were, to the file named');
+    }
+    if (rewritten) {
+      // The outbox was replaced: its new name is flushed before anything is appended to it.
+      this.outboxNameFlushed = false;
+      await this.settleOutboxName(target);
+    }
+    return remaining;
   }
 
   /**
