@@ -282,9 +282,9 @@ export class RosterStore {
 
   /**
    * Flushes the folder once after the outbox is made or replaced, so that its
-   * name, and so what is appended to it, survives a power cut. (Local mode's
-   * folder flush after each write used to do this; in GitHub mode the working
-   * copy's writes no longer flush the folder.)
+   * name, and so what is appended to it, survives a power cut. (In GitHub
+   * mode the working copy's writes do not flush the folder, so nothing else
+   * would.)
    */
   private async settleOutboxName(target: string): Promise<void> {
     if (this.outboxNameFlushed) return;
