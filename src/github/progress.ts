@@ -194,19 +194,17 @@ export class ProgressReader {
     const reads = new Map<string, Promise<IssueIndex | null>>();
     const read = async (repo: RepoRef, key: string): Promise<IssueIndex | null> => {
       if ((this.listPages.get(key) ?? 1) > (learnersIn.get(key) ?? 0)) return null;
-      let list: Awaited<ReturnType<ProgressApi['issuesOldestFirst']>>;
       try {
-        list = await this.api.issuesOldestFirst(repo);
+        const { issues, pages } = await this.api.issuesOldestFirst(repo);
+        this.listPages.set(key, pages);
+        const index = new Map<number, EnrollmentIssueSignal>();
+        for (const issue of issues) if (issue.pull_request === undefined) index.set(issue.number, issue);
+        return index;
       } catch (error) {
         // A list that could not be read costs no learner their signals: each issue is read on its own this time.
         if (error instanceof GitHubError) return null;
         throw error;
       }
-      const { issues, pages } = list;
-      this.listPages.set(key, pages);
-      const index = new Map<number, EnrollmentIssueSignal>();
-      for (const issue of issues) if (issue.pull_request === undefined) index.set(issue.number, issue);
-      return index;
     };
     return (repo) => {
       const key = repoKey(repo);

@@ -242,11 +242,8 @@ export class RosterStore {
     if (cutShort > 0) {
       this.log.warn({ lines: cutShort, file: cutShortPath(file) }, 'the outbox had lines cut short by an interrupted write; their registrations were never confirmed; they are moved, as they were, to the file named');
     }
-    if (rewritten) {
-      // The outbox was replaced: its new name is flushed before anything is appended to it.
-      this.outboxNameFlushed = false;
-      await this.settleOutboxName(target);
-    }
+    // The outbox was replaced: its new name is flushed before anything is appended to it.
+    if (rewritten) await this.settleOutboxName(target, true);
     return remaining;
   }
 
@@ -276,18 +273,17 @@ export class RosterStore {
       );
     }
     await (await this.fs.open(outboxFile, 'a', 0o600)).close();
-    this.outboxNameFlushed = false;
-    await this.settleOutboxName(target);
+    await this.settleOutboxName(target, true);
   }
 
   /**
-   * Flushes the folder once after the outbox is made or replaced, so that its
-   * name, and so what is appended to it, survives a power cut. (In GitHub
-   * mode the working copy's writes do not flush the folder, so nothing else
-   * would.)
+   * Flushes the folder once after the outbox is made or replaced (`made`: it
+   * just was, here), so that its name, and so what is appended to it,
+   * survives a power cut. (In GitHub mode the working copy's writes do not
+   * flush the folder, so nothing else would.)
    */
-  private async settleOutboxName(target: string): Promise<void> {
-    if (this.outboxNameFlushed) return;
+  private async settleOutboxName(target: string, made = false): Promise<void> {
+    if (this.outboxNameFlushed && !made) return;
     await this.syncFolder(path.dirname(target));
     this.outboxNameFlushed = true;
   }
