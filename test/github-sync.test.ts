@@ -421,8 +421,8 @@ describe('the commit\'s body', () => {
   test('is the JSON GitHub expects: message, branch, sha when there is one, and the bytes in base64', () => {
     const bytes = Buffer.from('{"version": 1, "note": "Ada \u201cthe first\u201d"}\n');
     const message = 'Companion: 2 registrations "quoted" \u00e9';
-    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: 'abc123', message }).toString('utf8')), { message, branch: 'main', sha: 'abc123', content: bytes.toString('base64') });
-    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: null, message }).toString('utf8')), { message, branch: 'main', content: bytes.toString('base64') });
+    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: 'abc123', message })), { message, branch: 'main', sha: 'abc123', content: bytes.toString('base64') });
+    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: null, message })), { message, branch: 'main', content: bytes.toString('base64') });
   });
 });
 

@@ -12,7 +12,7 @@
  * full disk belongs to a registration that was never confirmed: it is
  * skipped, and moved to a file beside the outbox at the next rewrite.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { isPath, isProvisionState, type LearnerEdit, type Registration } from './contract.js';
 import type { RosterChange } from './incremental.js';
@@ -36,8 +36,13 @@ export function entryChange(entry: OutboxEntry): RosterChange {
   return 'edit' in entry ? { edit: entry.edit } : { registration: { ...entry.registration, registered_at: entry.at } };
 }
 
+/**
+ * A new entry's id: unique across companions sharing a roster (122 random
+ * bits). randomUUID draws from a pool it refills in batches; a call to
+ * randomBytes per entry cost as much as the rest of the append.
+ */
 export function newEntryId(): string {
-  return `${Date.now().toString(36)}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
+  return randomUUID();
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
