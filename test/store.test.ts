@@ -99,6 +99,41 @@ describe('roster store: reading', () => {
     assert.equal(await store.read(), await store.read());
   });
 
+  for (const outbox of [false, true]) {
+    test(`a read made while this store replaces the file waits for the new file's identity rather than reading and parsing it again (${outbox ? 'GitHub' : 'local'} mode)`, async () => {
+      const rosterPath = freshPath();
+      await seed(rosterPath);
+      let reads = 0;
+      let during: Promise<Roster> | null = null;
+      let store: RosterStore | null = null;
+      const fs: RosterFs = {
+        ...(fsp as unknown as RosterFs),
+        readFile: async (file, encoding) => {
+          if (file === rosterPath) reads += 1;
+          return fsp.readFile(file, encoding);
+        },
+        rename: async (from, to) => {
+          await fsp.rename(from, to);
+          // A page asks for the roster just after the new file took the old one's place.
+          if (to === rosterPath) during = store!.read();
+        },
+      };
+      store = new RosterStore({ path: rosterPath, fs, outbox });
+      await store.read();
+      assert.equal(reads, 1);
+      await store.register({ github_handle: 'grace', cohort_id: 'spring-2026', path: 'day1-day2' });
+      assert.ok(during !== null, 'a read was made during the replacement');
+      const seen = await during;
+      assert.deepEqual(seen.learners.map((l) => l.github_handle).sort(), ['grace', seeded.learners[0]!.github_handle].sort());
+      assert.equal(reads, 1, 'the file this store wrote was not read back');
+      assert.equal(seen, await store.read());
+      // Someone else's change is still noticed.
+      await seed(rosterPath);
+      assert.equal((await store.read()).learners.length, 1);
+      assert.equal(reads, 2);
+    });
+  }
+
   test('a corrupt file is reported as unreadable', async () => {
     const rosterPath = freshPath();
     await mkdir(path.dirname(rosterPath), { recursive: true });

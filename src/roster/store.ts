@@ -135,6 +135,14 @@ export class RosterStore {
    * outbox's changes applied in order.
    */
   private followed: { record: Roster; signature: string } | null = null;
+  /**
+   * Set from the moment this store renames a new file over the roster until
+   * it has noted that file's identity. A read meanwhile would find an
+   * identity it does not know, and read and parse the whole file again (tens
+   * of milliseconds for a large roster) only to learn what this store wrote:
+   * it waits for the identity instead.
+   */
+  private replacing: Promise<void> | null = null;
 
   constructor(options: RosterStoreOptions) {
     this.path = path.resolve(options.path);
@@ -331,7 +339,13 @@ export class RosterStore {
    * another program changes the identity.
    */
   private async currentFile(): Promise<CurrentFile> {
-    const stat = await this.statOrNull();
+    let stat = await this.statOrNull();
+    // Replaced by this store a moment ago: once it has noted the new identity the file is known, unless someone else
+    // replaced it since. (A bounded wait: a read is never held behind write after write.)
+    for (let waits = 0; this.replacing !== null && waits < 3 && (stat === null || this.remembered?.signature !== signatureOf(stat)); waits++) {
+      await this.replacing;
+      stat = await this.statOrNull();
+    }
     if (stat === null) {
       this.remembered = null;
       return { roster: emptyRoster(), mode: null };
@@ -542,31 +556,38 @@ export class RosterStore {
   private async writeAtomically(target: string, roster: Roster, mode: number, first: Promise<void> = Promise.resolve()): Promise<void> {
     const chunks = serializeCanonicalChunks(roster);
     const temporary = temporaryName(target);
+    let replaced = (): void => undefined;
     try {
-      const handle = await this.fs.open(temporary, 'wx', mode);
       try {
-        const { bytesWritten } = await handle.writev(chunks);
-        const expected = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-        // Never rename a short file over the roster.
-        if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
-        await handle.chmod(mode);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await this.fs.open(temporary, 'wx', mode);
+        try {
+          const { bytesWritten } = await handle.writev(chunks);
+          const expected = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+          // Never rename a short file over the roster.
+          if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
+          await handle.chmod(mode);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await first;
+        this.replacing = new Promise((resolve) => (replaced = resolve));
+        await this.fs.rename(temporary, target);
+      } catch (error) {
+        await this.fs.unlink(temporary).catch(() => undefined);
+        this.remembered = null;
+        throw error;
       }
-      await first;
-      await this.fs.rename(temporary, target);
-    } catch (error) {
-      await this.fs.unlink(temporary).catch(() => undefined);
-      this.remembered = null;
-      throw error;
+      // In GitHub mode the working copy is the roster of record with the outbox applied, and the outbox is flushed
+      // before anyone is told: a rename lost to a power cut leaves the last working copy, which the next sync makes
+      // whole from the outbox. So only local mode, where the file is the roster itself, flushes the folder.
+      if (!this.useOutbox) await this.syncFolder(path.dirname(target));
+      const stat = await this.statOrNull();
+      this.remembered = stat ? { signature: signatureOf(stat), roster } : null;
+    } finally {
+      this.replacing = null;
+      replaced();
     }
-    // In GitHub mode the working copy is the roster of record with the outbox applied, and the outbox is flushed
-    // before anyone is told: a rename lost to a power cut leaves the last working copy, which the next sync makes
-    // whole from the outbox. So only local mode, where the file is the roster itself, flushes the folder.
-    if (!this.useOutbox) await this.syncFolder(path.dirname(target));
-    const stat = await this.statOrNull();
-    this.remembered = stat ? { signature: signatureOf(stat), roster } : null;
   }
 
   /** Flushes the folder entry so the rename itself survives a power cut. */
