@@ -418,11 +418,30 @@ describe('roster sync: a facilitator\'s edit reaches the roster of record', () =
 });
 
 describe('the commit\'s body', () => {
+  const parsed = (body: Buffer) => JSON.parse(body.toString('utf8')) as unknown;
+
   test('is the JSON GitHub expects: message, branch, sha when there is one, and the bytes in base64', () => {
     const bytes = Buffer.from('{"version": 1, "note": "Ada \u201cthe first\u201d"}\n');
     const message = 'Companion: 2 registrations "quoted" \u00e9';
-    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: 'abc123', message })), { message, branch: 'main', sha: 'abc123', content: bytes.toString('base64') });
-    assert.deepEqual(JSON.parse(commitBody({ branch: 'main', bytes, sha: null, message })), { message, branch: 'main', content: bytes.toString('base64') });
+    assert.deepEqual(parsed(commitBody({ branch: 'main', content: [bytes], sha: 'abc123', message })), { message, branch: 'main', sha: 'abc123', content: bytes.toString('base64') });
+    assert.deepEqual(parsed(commitBody({ branch: 'main', content: [bytes], sha: null, message })), { message, branch: 'main', content: bytes.toString('base64') });
+  });
+
+  test('encodes content given in pieces of any size as the base64 of the whole, with nothing left over', () => {
+    // Sizes around the encoder's 48 KiB step and around multiples of 3, split at uneven places (and with empty pieces).
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const size of [0, 1, 2, 3, 4, 5, 49_151, 49_152, 49_153, 98_304, 150_001, 400_000]) {
+      const whole = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) whole[i] = Math.floor(random() * 256);
+      for (const cuts of [0, 1, 3, 40]) {
+        const points = [...new Set(Array.from({ length: cuts }, () => Math.floor(random() * (size + 1))))].sort((a, b) => a - b);
+        const content = [...points, size].map((end, i) => whole.subarray(i === 0 ? 0 : points[i - 1]!, end));
+        if (cuts === 3) content.splice(1, 0, Buffer.alloc(0));
+        const body = commitBody({ branch: 'main', content, sha: null, message: 'Companion: 1 registration' });
+        assert.deepEqual(parsed(body), { message: 'Companion: 1 registration', branch: 'main', content: whole.toString('base64') }, `${size} bytes in ${content.length} pieces`);
+      }
+    }
   });
 });
 

@@ -37,8 +37,8 @@ export interface GitHubApi {
   defaultBranch(repo: RepoRef): Promise<string>;
   /** Reads a file; with `etag`, a conditional read that answers 'unchanged' (and costs no rate limit) when it is. */
   readFile(repo: RepoRef, path: string, ref: string, etag: string | null): Promise<ReadResult>;
-  /** Commits `bytes` (the file's UTF-8 content) on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
-  writeFile(repo: RepoRef, path: string, change: { branch: string; bytes: Buffer; sha: string | null; message: string }): Promise<WriteResult>;
+  /** Commits `content` (the file's UTF-8 bytes, in pieces) on top of the version `sha` (null: the file must not exist yet); 'conflict' when that is no longer current. */
+  writeFile(repo: RepoRef, path: string, change: { branch: string; content: readonly Buffer[]; sha: string | null; message: string }): Promise<WriteResult>;
   /** How many runs of a workflow are queued or in progress. */
   activeRuns(repo: RepoRef, workflow: string): Promise<number>;
   dispatchWorkflow(repo: RepoRef, workflow: string, ref: string, inputs?: Record<string, string>): Promise<void>;
@@ -60,16 +60,42 @@ export class GitHubError extends Error {
   }
 }
 
+/** The file's bytes are base64-encoded this many at a time: a multiple of 3, so the pieces' texts join without padding. */
+const BASE64_PIECE_BYTES = 48 * 1024;
+
 /**
- * The JSON body of a contents commit, as one string. Written here rather
- * than by Octokit, whose JSON writer on Node 20 runs two regular expressions
- * over the whole text (megabytes for a large roster). A string, not bytes:
- * fetch copies a byte body element by element before sending it, and
- * encodes a string of base64 and ASCII JSON with a plain copy.
+ * The JSON body of a contents commit, as bytes, for the file's content given
+ * in pieces (as the roster's writer makes it). Written here rather than by
+ * Octokit, whose JSON writer on Node 20 runs two regular expressions over
+ * the whole text. The content is base64-encoded a piece at a time straight
+ * into the body: the body is the only buffer of the file's size made here.
+ * (Each large buffer is costly where memory is slow to hand out: joining the
+ * pieces, the base64 text and the JSON text around it were three more.)
  */
-export function commitBody(change: { branch: string; bytes: Buffer; sha: string | null; message: string }): string {
+export function commitBody(change: { branch: string; content: readonly Buffer[]; sha: string | null; message: string }): Buffer {
   const fields = { message: change.message, branch: change.branch, ...(change.sha === null ? {} : { sha: change.sha }) };
-  return `${JSON.stringify(fields).slice(0, -1)},"content":"${change.bytes.toString('base64')}"}`;
+  const head = Buffer.from(`${JSON.stringify(fields).slice(0, -1)},"content":"`);
+  const tail = Buffer.from('"}');
+  const size = change.content.reduce((sum, chunk) => sum + chunk.length, 0);
+  const body = Buffer.allocUnsafeSlow(head.length + 4 * Math.ceil(size / 3) + tail.length);
+  let at = head.copy(body, 0);
+  const piece = Buffer.allocUnsafe(BASE64_PIECE_BYTES);
+  let filled = 0;
+  for (const chunk of change.content) {
+    for (let from = 0; from < chunk.length; ) {
+      const copied = chunk.copy(piece, filled, from);
+      filled += copied;
+      from += copied;
+      if (filled === piece.length) {
+        at += body.write(piece.toString('base64'), at, 'latin1');
+        filled = 0;
+      }
+    }
+  }
+  at += body.write(piece.subarray(0, filled).toString('base64'), at, 'latin1');
+  at += tail.copy(body, at);
+  if (at !== body.length) throw new Error(`commit body: wrote ${at} of ${body.length} bytes`);
+  return body;
 }
 
 /** Milliseconds a single request (with its body) may take. */

@@ -375,10 +375,11 @@ export class RosterSync {
       const registrations = outcomes.filter((o) => o === 'created' || o === 'updated').length;
       const edits = outcomes.filter((o) => o === 'edited').length;
       const changes = registrations + edits;
-      const bytes = Buffer.concat(serializeCanonicalChunks(roster));
-      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, bytes, sha: record.sha, message: commitMessage(registrations, edits) });
+      const content = serializeCanonicalChunks(roster);
+      const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, content, sha: record.sha, message: commitMessage(registrations, edits) });
       if (result.kind === 'committed') {
-        this.nextCommitAt = this.now() + Math.min(this.options.maxCommitSpacingMs, (1000 * bytes.length) / this.options.commitBytesPerSecond);
+        const bytes = content.reduce((sum, chunk) => sum + chunk.length, 0);
+        this.nextCommitAt = this.now() + Math.min(this.options.maxCommitSpacingMs, (1000 * bytes) / this.options.commitBytesPerSecond);
         this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
