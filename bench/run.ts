@@ -67,6 +67,8 @@
  *   BENCH_GITHUB_ROSTER=registering  the github-registration roster: `registering` (nobody provisioned yet) or
  *                                  `mixed` (a cohort under way: the progress reader's first full read of it
  *                                  runs during the measured seconds)
+ *   BENCH_REGISTRATION_CONTROL=0   1: github-registration also measures a second local-mode companion in each
+ *                                  round, against the first: what the comparison reads with no difference at all
  *   BENCH_PROGRESS_SIZES=1000,10000,50000 roster sizes for the dashboard with progress
  *   BENCH_PROGRESS_WITH_DATA=1000  learners with a GitHub side (Learning Room, enrollment issue) in those rosters
  *   BENCH_PROGRESS_LEARNERS=200    learners in the refresh run, every one with a GitHub side
@@ -133,6 +135,7 @@ function readSettings() {
     syncIntervalS: intSetting('BENCH_SYNC_INTERVAL', 60, 1, 86_400),
     idleS: intSetting('BENCH_IDLE_SECONDS', 10, 1, 600),
     registrationStage: stageSetting(),
+    control: intSetting('BENCH_REGISTRATION_CONTROL', 0, 0, 1) === 1,
   };
   const progressSizesRaw = process.env.BENCH_PROGRESS_SIZES?.trim() || '1000,10000,50000';
   const progressSizes = progressSizesRaw.split(',').map((s) => Number(s.trim()));
@@ -214,7 +217,7 @@ interface Row {
  * first read of the roster of record is made to wait until the round is over),
  * which leaves the outbox's own cost.
  */
-type Mode = 'local' | 'github' | 'github-held';
+type Mode = 'local' | 'github' | 'github-held' | 'local-control';
 
 interface ModeRound {
   order: Mode[];
@@ -228,6 +231,8 @@ interface ModeRound {
   githubLearnersAfter: number;
   /** Commits the GitHub-mode companion made during its round (the sync carries on while the flow runs). */
   githubCommits: number;
+  /** With BENCH_REGISTRATION_CONTROL: a second local-mode companion against the first, in this round. */
+  controlRatio: number | null;
 }
 
 interface BurstFigures {
@@ -591,14 +596,15 @@ async function registrationRound(settings: Settings, files: RunFiles, mode: Mode
   // By default a cohort taking registrations: nobody provisioned yet, so the progress reader has no learner to read.
   const text = rosterText(learners, settings.github.registrationStage);
   await writeRosterText(rosterPath, text);
-  const github = mode === 'local' ? null : await startGitHubProcess(text, settings.github.latencyMs);
+  const local = mode === 'local' || mode === 'local-control';
+  const github = local ? null : await startGitHubProcess(text, settings.github.latencyMs);
   let server: RunningServer | null = null;
   try {
     if (github) {
       server = await startGitHubCompanion(files, rosterPath, github, settings.github.syncIntervalS, `${mode === 'github-held' ? 'sync held off, ' : ''}round ${round + 1}`);
     } else {
       server = await startCompanion({ rosterPath, logFile: files.logFile, cpuProfileDir: files.profileDir });
-      log(`  companion (local mode, round ${round + 1}) pid ${server.pid} on port ${server.port}`);
+      log(`  companion (local mode${mode === 'local-control' ? ', control' : ''}, round ${round + 1}) pid ${server.pid} on port ${server.port}`);
     }
     const commitsBefore = (await github?.commits()) ?? 0;
     const before = await readRoster(rosterPath);
@@ -651,7 +657,9 @@ function modeRow(settings: Settings, mode: Mode, runs: ModeRun[]): Row {
         ? 'registration flow, local mode (rounds alternating with GitHub mode)'
         : mode === 'github'
           ? `registration flow, GitHub mode (outbox + sync, GitHub ${settings.github.latencyMs} ms away)`
-          : 'registration flow, GitHub mode, sync held off (outbox only; diagnostic)',
+          : mode === 'github-held'
+            ? 'registration flow, GitHub mode, sync held off (outbox only; diagnostic)'
+            : 'registration flow, local mode again (control: local mode against itself)',
     kind: 'github-registration',
     mode,
     learners: settings.registerGetSize,
@@ -692,20 +700,17 @@ async function measureGitHubRegistration(settings: Settings, files: RunFiles): P
     `registration flow, local mode vs GitHub mode (GitHub ${settings.github.latencyMs} ms away, sync interval ${settings.github.syncIntervalS} s), ` +
       `${settings.registerGetSize} learners: ${settings.rounds} rounds of ${sliceS} s per mode, ${settings.connections} connections`,
   );
-  const runs: Record<Mode, ModeRun[]> = { local: [], github: [], 'github-held': [] };
+  const runs: Record<Mode, ModeRun[]> = { local: [], github: [], 'github-held': [], 'local-control': [] };
   const rounds: ModeRound[] = [];
-  // The order turns every round, so that no mode always follows the same one.
-  const orders: Mode[][] = [
-    ['local', 'github', 'github-held'],
-    ['github', 'github-held', 'local'],
-    ['github-held', 'local', 'github'],
-  ];
+  const modes: Mode[] = ['local', 'github', 'github-held', ...(settings.github.control ? (['local-control'] as const) : [])];
   for (let round = 0; round < settings.rounds; round++) {
-    const order = orders[round % orders.length]!;
+    // The order turns every round, so that no mode always follows the same one.
+    const order = modes.map((_, i) => modes[(i + round) % modes.length]!);
     for (const mode of order) runs[mode].push(await registrationRound(settings, files, mode, round, sliceS));
     const l = runs.local[round]!;
     const g = runs.github[round]!;
     const h = runs['github-held'][round]!;
+    const c = runs['local-control'][round];
     const r: ModeRound = {
       order,
       localRegPerS: l.result.registrationsPerSecond,
@@ -716,18 +721,21 @@ async function measureGitHubRegistration(settings: Settings, files: RunFiles): P
       localLearnersAfter: l.learnersAfter,
       githubLearnersAfter: g.learnersAfter,
       githubCommits: g.commits,
+      controlRatio: c ? c.result.registrationsPerSecond / l.result.registrationsPerSecond : null,
     };
     rounds.push(r);
     log(
       `    round ${round + 1} (${order.join(', ')}): local ${fmt(r.localRegPerS)} reg/s, GitHub mode ${fmt(r.githubRegPerS)} reg/s (${fmt(100 * r.ratio)}%), ` +
         `sync held off ${fmt(r.heldRegPerS)} reg/s (${fmt(100 * r.heldRatio)}%); learners ${l.learnersBefore} -> ${l.learnersAfter} / ${g.learnersAfter} / ${h.learnersAfter}; ` +
-        `${g.commits} commits during the GitHub round, ${h.commits} while held off; lost ${l.lost.length} / ${g.lost.length} / ${h.lost.length}`,
+        `${g.commits} commits during the GitHub round, ${h.commits} while held off; lost ${l.lost.length} / ${g.lost.length} / ${h.lost.length}` +
+        (c ? `; control (local mode again) ${fmt(c.result.registrationsPerSecond)} reg/s (${fmt(100 * r.controlRatio!)}%), lost ${c.lost.length}` : ''),
     );
   }
   modeRow(settings, 'local', runs.local);
   const githubRow = modeRow(settings, 'github', runs.github);
   githubRow.modeRounds = rounds;
   modeRow(settings, 'github-held', runs['github-held']);
+  if (settings.github.control) modeRow(settings, 'local-control', runs['local-control']);
 }
 
 /**
@@ -1312,6 +1320,7 @@ function checkTargets(settings: Settings): TargetCheck[] {
   const local = rows.find((r) => r.kind === 'github-registration' && r.mode === 'local');
   const github = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github');
   const held = rows.find((r) => r.kind === 'github-registration' && r.mode === 'github-held');
+  const control = rows.find((r) => r.kind === 'github-registration' && r.mode === 'local-control');
   if (local && github) {
     const ratio = local.perSecond > 0 ? github.perSecond / local.perSecond : 0;
     const lg = github.registration!;
@@ -1328,7 +1337,10 @@ function checkTargets(settings: Settings): TargetCheck[] {
           ? `; with the sync held off (outbox only) ${fmt(held.perSecond)} reg/s, ${fmt((100 * held.perSecond) / local.perSecond)}%` +
             (held.serverCpuMsPerUnit !== null ? `, ${fmt(held.serverCpuMsPerUnit, 3)} ms CPU per registration` : '')
           : '') +
-        `; lost ${lg.lost} / ${ll.lost}`,
+        (control && local.perSecond > 0
+          ? `; control, local mode against itself: ${fmt((100 * control.perSecond) / local.perSecond)}% (rounds ${github.modeRounds!.map((r) => `${fmt(100 * r.controlRatio!)}%`).join(', ')})`
+          : '') +
+        `; lost ${lg.lost} / ${ll.lost}${control ? ` / ${control.registration!.lost}` : ''}`,
       met: ratio >= 0.9 && github.errors === 0 && github.unexpected === 0,
     });
   }
