@@ -168,6 +168,16 @@ describe('roster sync: registrations reach the roster of record', () => {
       assert.ok(gap >= 1_595 && gap < 4_000, `${gap.toFixed(0)} ms between commits, expected 1,600 ms`);
     }
   });
+
+  test('past a burst of commits, commits are paced to the budget\'s steady rate, and the log says so once', async () => {
+    const { admin, companion } = await setUp({}, {}, { commitBurst: 2, commitEveryMs: 5_000 });
+    const [first, second, third] = await commitTimes(companion, admin, 3);
+    // The burst: the second commit follows the first as soon as a round can.
+    assert.ok(second! - first! < 2_500, `${(second! - first!).toFixed(0)} ms between the first two commits`);
+    // Two commits spent the budget; the third waits until it has refilled by one, five seconds after the first.
+    assert.ok(third! - first! >= 4_995 && third! - first! < 8_000, `${(third! - first!).toFixed(0)} ms from the first commit to the third, expected 5,000 ms`);
+    assert.equal(companion.log.lines.filter((l) => /paced to stay well within/.test(l.msg)).length, 1);
+  });
 });
 
 describe('roster sync: compare-and-swap', () => {

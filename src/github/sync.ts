@@ -22,7 +22,9 @@
  *   sends the whole file, so after one, the next round a registration starts
  *   waits a second per megabyte committed, up to five seconds: a stream of
  *   registrations into a large roster does not become a continuous upload
- *   of it (nor one content-creating request a second on GitHub).
+ *   of it. And past a burst of twenty commits, commits are paced to one per
+ *   ten seconds on average (a token bucket), well within the 80 a minute and
+ *   500 an hour GitHub allows content-creating requests.
  * - Periodic reads are conditional (ETag), so an idle companion's pulls are
  *   answered 304 and cost no rate limit.
  */
@@ -88,6 +90,10 @@ export interface SyncOptions {
   commitBytesPerSecond?: number;
   /** ...but never longer than this (ms). */
   maxCommitSpacingMs?: number;
+  /** Commits that may follow one another without the steady pace below (a burst)... */
+  commitBurst?: number;
+  /** ...which then applies: at most one commit per this many ms on average. */
+  commitEveryMs?: number;
   /** At most one start of the provisioning workflow per this many ms. */
   dispatchWindowMs?: number;
   /** How long commits wait for a provisioning run before going ahead anyway. */
@@ -108,6 +114,9 @@ const DEFAULTS = {
   gatherMs: 1_000,
   commitBytesPerSecond: 1_000_000,
   maxCommitSpacingMs: 5_000,
+  // GitHub documents at most 80 content-creating requests a minute and 500 an hour: 20 in a row, then 360 an hour.
+  commitBurst: 20,
+  commitEveryMs: 10_000,
   dispatchWindowMs: 60_000,
   provisioningWaitMs: 10 * 60_000,
   provisioningPollMs: 15_000,
@@ -148,6 +157,11 @@ export class RosterSync {
   private notBefore = 0;
   /** Rounds started by registrations start no earlier than this (ms): the spacing after a commit. */
   private nextCommitAt = 0;
+  /** Commits the budget allows now (a token bucket: `commitBurst` at most, one more every `commitEveryMs`), as of `budgetAt`. */
+  private commitBudget: number;
+  private budgetAt: number;
+  /** Whether the last commit left the budget pacing the next. */
+  private pacing = false;
   private waitingSince: number | null = null;
   /** Failed rounds in a row. */
   private failures = 0;
@@ -165,6 +179,8 @@ export class RosterSync {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof this.options;
+    this.commitBudget = this.options.commitBurst;
+    this.budgetAt = this.now();
     this.current = {
       repository: `${config.owner}/${config.repo}`,
       rosterFile: config.rosterFile,
@@ -379,7 +395,7 @@ export class RosterSync {
       const result = await this.api.writeFile(this.repo, this.config.rosterFile, { branch, content, sha: record.sha, message: commitMessage(registrations, edits) });
       if (result.kind === 'committed') {
         const bytes = content.reduce((sum, chunk) => sum + chunk.length, 0);
-        this.nextCommitAt = this.now() + Math.min(this.options.maxCommitSpacingMs, (1000 * bytes) / this.options.commitBytesPerSecond);
+        this.nextCommitAt = this.now() + Math.max(Math.min(this.options.maxCommitSpacingMs, (1000 * bytes) / this.options.commitBytesPerSecond), this.spendCommit());
         this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
@@ -405,6 +421,24 @@ export class RosterSync {
         throw new GitHubError('refused', `GitHub refused the commit to ${this.config.rosterFile} (${result.status}${result.message ? `: ${result.message}` : ''}); check the rules on the branch and the token's permissions`, result.status);
       }
     }
+  }
+
+  /**
+   * Takes a commit from the budget; returns how long until the budget allows
+   * the next (ms), 0 while a burst lasts. Logged when it starts to pace.
+   */
+  private spendCommit(): number {
+    const now = this.now();
+    const before = Math.min(this.options.commitBurst, this.commitBudget + (now - this.budgetAt) / this.options.commitEveryMs);
+    this.commitBudget = before - 1;
+    this.budgetAt = now;
+    const wait = this.commitBudget >= 1 ? 0 : (1 - this.commitBudget) * this.options.commitEveryMs;
+    const wasPacing = this.pacing;
+    this.pacing = wait > 0;
+    if (this.pacing && !wasPacing) {
+      this.log.info({ commitEveryMs: this.options.commitEveryMs, commitBurst: this.options.commitBurst }, 'roster sync: many commits in a row; the next ones are paced to stay well within the content-creation limits GitHub documents');
+    }
+    return wait;
   }
 
   /** Logs the changes the roster of record could not take; an edit's also kept in `editProblems` for the pages. */
