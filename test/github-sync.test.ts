@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { keyOfLearner, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { keyOfLearner, parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
+import { applyChanges, serializeCanonical } from '../src/roster/incremental.js';
+import { entryChange } from '../src/roster/outbox.js';
 import { commitBody } from '../src/github/client.js';
 import { RosterSync } from '../src/github/sync.js';
 import { RosterStore } from '../src/roster/store.js';
 import { until } from './helpers/companions.js';
+import { provisionedLearner } from './helpers/fixtures.js';
 import { ADMIN_REPO, EXAMPLE_ROSTER, WITH_PROVISIONING, WORKFLOW, WORKSHOP, rosterText, startAdmin, syncedCompanion, type SimulatedAdmin, type SyncedCompanion } from './helpers/github.js';
 
 let admin: SimulatedAdmin | null = null;
@@ -177,6 +180,56 @@ describe('roster sync: registrations reach the roster of record', () => {
     // Two commits spent the budget; the third waits until it has refilled by one, five seconds after the first.
     assert.ok(third! - first! >= 4_995 && third! - first! < 8_000, `${(third! - first!).toFixed(0)} ms from the first commit to the third, expected 5,000 ms`);
     assert.equal(companion.log.lines.filter((l) => /paced to stay well within/.test(l.msg)).length, 1);
+  });
+});
+
+describe('roster sync: the commit taken from the working copy', () => {
+  // A roster of record as another tool might have written it: keys in another order, learners unsorted, a field the companion does not know.
+  const untidy = `${JSON.stringify(
+    {
+      learners: [provisionedLearner({ github_handle: 'zora-neale', learning_room_repo: null }), provisionedLearner()],
+      sync_state: { cursor: 'abc' },
+      cohorts: EXAMPLE_ROSTER.cohorts,
+      generated_at: '2026-01-15T09:00:00.000Z',
+      version: 1,
+    },
+    null,
+    2,
+  )}\n`;
+
+  test('is byte for byte what applying the waiting changes to the roster of record again gives, with the same counts', async () => {
+    const { admin, companion } = await setUp({ roster: untidy });
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    await companion.store.register({ github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await companion.store.register({ ...grace, path: 'day2-only' });
+    await companion.store.register({ github_handle: 'ada-lovelace', cohort_id: 'spring-2026', path: 'day1-day2' });
+    const edited = await companion.store.edit({ github_handle: 'zora-neale', cohort_id: 'spring-2026', field: 'notes', from: 'private facilitator note', to: 'moved to the autumn cohort' });
+    assert.equal(edited.outcome, 'edited');
+    const entries = await companion.store.pending();
+    assert.equal(entries.length, 5);
+    await companion.sync.syncNow();
+    const committed = admin.recordText();
+    const expected = applyChanges(parseRoster(untidy), entries.map(entryChange), new Date(parseRoster(committed).generated_at!)).roster;
+    assert.equal(committed, serializeCanonical(expected));
+    assert.equal(commits(admin)[0]!.message, 'Companion: 3 registrations, 1 facilitator edit');
+    const line = companion.log.lines.find((l) => /committed changes/.test(l.msg))!;
+    assert.equal((line.obj as { fromWorkingCopy?: boolean }).fromWorkingCopy, true, 'the working copy was sent, not rebuilt');
+    const local = await companion.local();
+    assert.deepEqual(local, { ...parseRoster(committed), generated_at: local.generated_at }, 'the working copy is the commit (as of its own last write)');
+  });
+
+  test('is not taken once another program has written the working copy: the changes are applied to the record again', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    // Someone else edits the working copy (a stray learner); it is no longer the record with the outbox applied.
+    const local = await companion.local();
+    await writeFile(companion.rosterPath, serializeRoster({ ...local, learners: [...local.learners, provisionedLearner({ github_handle: 'stray-learner' })] }, new Date()));
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'grace-hopper'], 'only the outbox reaches the roster of record');
+    const line = companion.log.lines.find((l) => /committed changes/.test(l.msg))!;
+    assert.equal((line.obj as { fromWorkingCopy?: boolean }).fromWorkingCopy, false);
   });
 });
 

@@ -33,7 +33,7 @@ import { RosterInvalidError, emptyRoster, parseRoster, type LearnerEdit, type Ro
 import { applyChanges, serializeCanonicalChunks, type ChangeOutcome } from '../roster/incremental.js';
 import type { Logger } from '../roster/errors.js';
 import { entryChange, type OutboxEntry } from '../roster/outbox.js';
-import type { RosterStore } from '../roster/store.js';
+import type { AppliedWaiting, RosterStore } from '../roster/store.js';
 import { GitHubError, type GitHubApi, type RepoRef } from './client.js';
 
 export interface SyncState {
@@ -134,6 +134,16 @@ export function commitMessage(registrations: number, edits = 0): string {
 }
 
 type RecordVersion = { roster: Roster; sha: string | null; etag: string | null };
+
+/**
+ * The roster to commit, from a working copy that is `record` with the
+ * waiting changes applied in order: as applying them again would make it
+ * (with `record` itself when none changed anything), dated `now`.
+ */
+function asCommitted(applied: AppliedWaiting, record: Roster, now: Date): { roster: Roster; outcomes: readonly ChangeOutcome[] } {
+  const changed = applied.outcomes.some((o) => o === 'created' || o === 'updated' || o === 'edited');
+  return { roster: changed ? { ...applied.roster, generated_at: now.toISOString() } : record, outcomes: applied.outcomes };
+}
 
 export class RosterSync {
   private readonly repo: RepoRef;
@@ -352,9 +362,9 @@ export class RosterSync {
   private async roundBody(): Promise<void> {
     if (this.now() < this.notBefore) return;
     const branch = await this.resolveBranch();
-    const entries = await this.store.pending();
+    const { entries, applied } = await this.store.waitingOn(this.adopted?.roster ?? null);
     this.update({ pending: entries.length });
-    if (entries.length > 0) return this.commitWaiting(branch, entries);
+    if (entries.length > 0) return this.commitWaiting(branch, entries, applied);
     // Nothing waiting: a conditional read, answered 304 (no rate limit) while the roster of record is unchanged.
     const record = await this.readRecord(branch, this.adopted?.etag ?? null);
     if (record !== null && (this.adopted === null || record.sha !== this.adopted.sha)) await this.adopt(record, []);
@@ -367,15 +377,17 @@ export class RosterSync {
    * this companion last read or committed is tried first, without reading it
    * again (the compare-and-swap refuses it if the branch moved, and it is
    * read then); only a batch that would change nothing on that version is
-   * checked against a fresh read before its entries are dropped.
+   * checked against a fresh read before its entries are dropped. On that
+   * version the working copy, when `applied`, already is the roster to send.
    */
-  private async commitWaiting(branch: string, entries: readonly OutboxEntry[]): Promise<void> {
+  private async commitWaiting(branch: string, entries: readonly OutboxEntry[], applied: AppliedWaiting | null): Promise<void> {
     if (await this.waitForProvisioning()) return;
     let known = this.adopted !== null;
     let record = this.adopted ?? (await this.readRecord(branch, null))!;
     for (let attempt = 1; ; attempt++) {
       const now = new Date(this.now());
-      const { roster, outcomes } = applyChanges(record.roster, entries.map(entryChange), now);
+      const fromWorkingCopy = known && applied?.record === record.roster;
+      const { roster, outcomes } = fromWorkingCopy ? asCommitted(applied, record.roster, now) : applyChanges(record.roster, entries.map(entryChange), now);
       if (roster === record.roster) {
         if (known) {
           // Nothing to change on the version known here: make sure of it on the current one.
@@ -396,7 +408,7 @@ export class RosterSync {
       if (result.kind === 'committed') {
         const bytes = content.reduce((sum, chunk) => sum + chunk.length, 0);
         this.nextCommitAt = this.now() + Math.max(Math.min(this.options.maxCommitSpacingMs, (1000 * bytes) / this.options.commitBytesPerSecond), this.spendCommit());
-        this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt }, 'roster sync: committed changes to the roster of record');
+        this.log.info({ changes, registrations, edits, entries: entries.length, commit: result.commitSha, attempt, fromWorkingCopy }, 'roster sync: committed changes to the roster of record');
         this.reportRefused(entries, outcomes);
         this.update({ lastCommit: { sha: result.commitSha, changes, at: now } });
         const waiting = await this.adopt({ roster, sha: result.blobSha, etag: null }, entries, record.roster);

@@ -51,6 +51,14 @@ export interface RosterFs {
 }
 
 export type RegisterResult = { outcome: UpsertOutcome };
+
+/** The working copy when it is the record it follows with the waiting changes applied in order, and each change's outcome there. */
+export interface AppliedWaiting {
+  /** The record followed. */
+  readonly record: Roster;
+  readonly roster: Roster;
+  readonly outcomes: readonly ChangeOutcome[];
+}
 /** An edit's outcome, and the field's value afterwards (null when the learner is not there). */
 export type EditResult = { outcome: EditOutcome; current: string | null };
 
@@ -135,6 +143,8 @@ export class RosterStore {
    * outbox's changes applied in order.
    */
   private followed: { record: Roster; signature: string } | null = null;
+  /** The outcome each waiting change had on the working copy, by entry id, for those applied while it followed a record. */
+  private followedOutcomes = new Map<string, ChangeOutcome>();
   /**
    * Set from the moment this store renames a new file over the roster until
    * it has noted that file's identity. A read meanwhile would find an
@@ -213,6 +223,25 @@ export class RosterStore {
   }
 
   /**
+   * The changes waiting, oldest first; and, when the working copy is exactly
+   * `record` with them applied in order (it follows that record, and nothing
+   * else has written the file since), the working copy and each change's
+   * outcome on it: what applying them to `record` gives, without doing it again.
+   */
+  waitingOn(record: Roster | null): Promise<{ entries: OutboxEntry[]; applied: AppliedWaiting | null }> {
+    return this.withLock(async (target) => {
+      const entries = await this.waitingAfter(target, new Set());
+      if (record === null) return { entries, applied: null };
+      // Read under the lock, so that a change another program made is seen (and the file no longer counts as followed).
+      const current = await this.currentFile().catch(() => null);
+      if (current === null || this.followedRecord() !== record) return { entries, applied: null };
+      const outcomes = entries.map((e) => this.followedOutcomes.get(e.id));
+      if (!outcomes.every((o) => o !== undefined)) return { entries, applied: null };
+      return { entries, applied: { record, roster: current.roster, outcomes } };
+    });
+  }
+
+  /**
    * Follows the roster of record: drops the entries a commit has carried
    * (`committed`), then makes the local roster the roster of record with the
    * changes still waiting applied to it. Returns how many still wait.
@@ -232,13 +261,15 @@ export class RosterStore {
       const waiting = await this.waitingAfter(target, committed);
       if (basis !== undefined && this.followedRecord() === basis) {
         this.follow(record, current.roster);
+        for (const id of committed) this.followedOutcomes.delete(id);
         return waiting.length;
       }
       const now = this.now();
-      const local = applyChanges(canonicalForm(record, now), waiting.map(entryChange), now).roster;
+      const { roster: local, outcomes } = applyChanges(canonicalForm(record, now), waiting.map(entryChange), now);
       this.followed = null;
       await this.writeAtomically(target, local, current.mode ?? 0o600);
       this.follow(record, local);
+      this.followedOutcomes = new Map(waiting.map((e, i) => [e.id, outcomes[i]!]));
       return waiting.length;
     });
   }
@@ -485,7 +516,14 @@ export class RosterStore {
         const now = this.now();
         const { roster, outcomes } = applyChanges(current.roster, batch.map((p) => p.change), now);
         // Registrations are recorded even when the working copy has them already (the roster of record may not); edits only when made.
-        const recorded = this.useOutbox ? batch.filter((p, i) => ('edit' in p.change ? outcomes[i] === 'edited' : outcomes[i] !== 'unknown-cohort')) : [];
+        const at = now.toISOString();
+        const recorded: Array<{ entry: OutboxEntry; outcome: ChangeOutcome }> = [];
+        if (this.useOutbox) {
+          batch.forEach((p, i) => {
+            const outcome = outcomes[i]!;
+            if ('edit' in p.change ? outcome === 'edited' : outcome !== 'unknown-cohort') recorded.push({ entry: { id: newEntryId(), at, ...p.change }, outcome });
+          });
+        }
         // While the file is the record followed with the outbox applied, it stays so: these changes go to both.
         const following = this.followedRecord();
         this.followed = null;
@@ -494,11 +532,10 @@ export class RosterStore {
           // Recorded for the roster of record before the working copy is replaced: a crash between the two sends a
           // registration nobody was told of, never the reverse. The two files are written and flushed at the same
           // time; only the rename waits for the outbox.
-          const at = now.toISOString();
           const outbox =
             recorded.length === 0
               ? Promise.resolve()
-              : appendOutbox(this.fs, outboxPath(target), recorded.map((p) => ({ id: newEntryId(), at, ...p.change }))).then(() => this.settleOutboxName(target));
+              : appendOutbox(this.fs, outboxPath(target), recorded.map((r) => r.entry)).then(() => this.settleOutboxName(target));
           // Its failure is seen below; a handler now keeps an early one from counting as unhandled meanwhile.
           outbox.catch(() => undefined);
           try {
@@ -511,7 +548,10 @@ export class RosterStore {
         } catch (error) {
           throw new RosterUnavailableError('unwritable', { cause: error });
         }
-        if (following !== null) this.follow(following, roster);
+        if (following !== null) {
+          this.follow(following, roster);
+          for (const r of recorded) this.followedOutcomes.set(r.entry.id, r.outcome);
+        }
         batch.forEach((p, i) => p.resolve(outcomes[i]!, roster));
         if (recorded.length > 0) this.onRecorded();
       } finally {
