@@ -37,9 +37,9 @@ export function entryChange(entry: OutboxEntry): RosterChange {
 }
 
 /**
- * A new entry's id: unique across companions sharing a roster (122 random
- * bits). randomUUID draws from a pool it refills in batches; a call to
- * randomBytes per entry cost as much as the rest of the append.
+ * A new entry's id, unique in its outbox across restarts (122 random bits).
+ * randomUUID draws from a pool it refills in batches; a randomBytes call per
+ * entry took about 7 µs where each one is a system call.
  */
 export function newEntryId(): string {
   return randomUUID();
