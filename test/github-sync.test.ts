@@ -8,7 +8,9 @@ import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { keyOfLearner, parseRoster, serializeRoster, type Roster } from '../src/roster/contract.js';
 import { applyChanges, serializeCanonical } from '../src/roster/incremental.js';
-import { entryChange } from '../src/roster/outbox.js';
+import * as fsp from 'node:fs/promises';
+import { appendOutbox, entryChange, outboxPath } from '../src/roster/outbox.js';
+import type { RosterFs } from '../src/roster/store.js';
 import { commitBody } from '../src/github/client.js';
 import { RosterSync } from '../src/github/sync.js';
 import { RosterStore } from '../src/roster/store.js';
@@ -181,6 +183,31 @@ describe('roster sync: registrations reach the roster of record', () => {
     assert.ok(third! - first! >= 4_995 && third! - first! < 8_000, `${(third! - first!).toFixed(0)} ms from the first commit to the third, expected 5,000 ms`);
     assert.equal(companion.log.lines.filter((l) => /paced to stay well within/.test(l.msg)).length, 1);
   });
+
+  test('the pace holds for rounds the interval starts too', async () => {
+    const { admin, companion } = await setUp({}, { COMPANION_SYNC_INTERVAL: '1' }, { commitBurst: 1, commitEveryMs: 4_000 });
+    companion.sync.start();
+    await until('the first round', () => companion.sync.state.lastSuccessAt !== null, 5_000, 5);
+    const seeded = commits(admin).length;
+    await companion.store.register(grace);
+    await until('the first commit', () => commits(admin).length === seeded + 1, 10_000, 2);
+    const first = performance.now();
+    // Once that round has ended, the interval's round (a second away) comes before the one this registration asks for.
+    await until('the round to end', () => companion.sync.state.pending === 0, 5_000, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await companion.store.register({ github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await until('the second commit', () => commits(admin).length === seeded + 2, 10_000, 2);
+    const second = performance.now();
+    assert.ok(second - first >= 3_995 && second - first < 7_000, `${(second - first).toFixed(0)} ms between commits, expected 4,000 ms`);
+    assert.deepEqual(companion.sync.readiness(), { ready: true }, 'waiting for the budget is not a failure');
+  });
+
+  test('a wait for the pace longer than three intervals keeps the sync ready', async () => {
+    const { admin, companion } = await setUp({}, { COMPANION_SYNC_INTERVAL: '1' }, { commitBurst: 1, commitEveryMs: 4_000 });
+    // The second registration arrives while the first commit's round is still ending, so no round runs during the wait.
+    await commitTimes(companion, admin, 2);
+    assert.deepEqual(companion.sync.readiness(), { ready: true });
+  });
 });
 
 describe('roster sync: the commit taken from the working copy', () => {
@@ -198,7 +225,8 @@ describe('roster sync: the commit taken from the working copy', () => {
   )}\n`;
 
   test('is byte for byte what applying the waiting changes to the roster of record again gives, with the same counts', async () => {
-    const { admin, companion } = await setUp({ roster: untidy });
+    const at = Date.parse('2030-05-06T07:08:09.010Z');
+    const { admin, companion } = await setUp({ roster: untidy }, {}, { now: () => at });
     await companion.sync.syncNow();
     await companion.store.register(grace);
     await companion.store.register({ github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' });
@@ -210,13 +238,41 @@ describe('roster sync: the commit taken from the working copy', () => {
     assert.equal(entries.length, 5);
     await companion.sync.syncNow();
     const committed = admin.recordText();
-    const expected = applyChanges(parseRoster(untidy), entries.map(entryChange), new Date(parseRoster(committed).generated_at!)).roster;
+    const expected = applyChanges(parseRoster(untidy), entries.map(entryChange), new Date(at)).roster;
     assert.equal(committed, serializeCanonical(expected));
+    assert.equal(parseRoster(committed).generated_at, '2030-05-06T07:08:09.010Z', 'dated when committed');
     assert.equal(commits(admin)[0]!.message, 'Companion: 3 registrations, 1 facilitator edit');
     const line = companion.log.lines.find((l) => /committed changes/.test(l.msg))!;
     assert.equal((line.obj as { fromWorkingCopy?: boolean }).fromWorkingCopy, true, 'the working copy was sent, not rebuilt');
     const local = await companion.local();
     assert.deepEqual(local, { ...parseRoster(committed), generated_at: local.generated_at }, 'the working copy is the commit (as of its own last write)');
+  });
+
+  test('is taken again after a round that found nothing to send read the same version in full', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    await companion.sync.syncNow();
+    // Nothing waits: this round reads the roster of record (in full: a commit's answer carries no ETag) and finds it unchanged.
+    await companion.sync.syncNow();
+    await companion.store.register({ github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' });
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
+    const lines = companion.log.lines.filter((l) => /committed changes/.test(l.msg));
+    assert.deepEqual(lines.map((l) => (l.obj as { fromWorkingCopy?: boolean }).fromWorkingCopy), [true, true]);
+  });
+
+  test('is not taken when the outbox holds a change the working copy did not apply: the changes are applied to the record again', async () => {
+    const { admin, companion } = await setUp();
+    await companion.sync.syncNow();
+    await companion.store.register(grace);
+    // A line that reached the outbox another way (restored from a copy, say), with the working copy untouched.
+    await appendOutbox(fsp as unknown as RosterFs, outboxPath(companion.rosterPath), [{ id: 'restored-1', at: new Date().toISOString(), registration: { github_handle: 'alan-turing', cohort_id: 'spring-2026', path: 'day1-day2' } }]);
+    await companion.sync.syncNow();
+    assert.deepEqual(handles(admin.record()), ['ada-lovelace', 'alan-turing', 'grace-hopper']);
+    const line = companion.log.lines.find((l) => /committed changes/.test(l.msg))!;
+    assert.equal((line.obj as { fromWorkingCopy?: boolean }).fromWorkingCopy, false);
+    assert.deepEqual(handles(await companion.local()), ['ada-lovelace', 'alan-turing', 'grace-hopper'], 'the working copy follows');
   });
 
   test('is not taken once another program has written the working copy: the changes are applied to the record again', async () => {

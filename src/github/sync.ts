@@ -210,11 +210,12 @@ export class RosterSync {
     return this.current;
   }
 
-  /** Ready when the last round succeeded within three intervals; otherwise why not, in a few words. */
+  /** Ready when the last round succeeded within three intervals (of the end of a wait for a commit's turn); otherwise why not, in a few words. */
   readiness(): { ready: true } | { ready: false; reason: string } {
     const last = this.current.lastSuccessAt;
     if (last === null) return { ready: false, reason: this.current.problem?.text ?? 'the roster has not been synced with GitHub yet' };
-    if (this.now() - last.getTime() > 3 * this.config.syncIntervalSeconds * 1000) {
+    // A wait for the next commit's turn (its spacing, or the pace) is deliberate: the three intervals count from its end.
+    if (this.now() - Math.max(last.getTime(), this.nextCommitAt) > 3 * this.config.syncIntervalSeconds * 1000) {
       return { ready: false, reason: `the last successful sync with GitHub was at ${last.toISOString()}${this.current.problem ? `: ${this.current.problem.text}` : ''}` };
     }
     return { ready: true };
@@ -368,7 +369,8 @@ export class RosterSync {
     // Nothing waiting: a conditional read, answered 304 (no rate limit) while the roster of record is unchanged.
     const record = await this.readRecord(branch, this.adopted?.etag ?? null);
     if (record !== null && (this.adopted === null || record.sha !== this.adopted.sha)) await this.adopt(record, []);
-    else if (record !== null) this.adopted = record;
+    // The same version read in full (after a commit, whose answer carries no ETag): keep the roster object the working copy follows.
+    else if (record !== null) this.adopted = { ...this.adopted!, etag: record.etag };
     this.succeeded(0);
   }
 
@@ -381,6 +383,7 @@ export class RosterSync {
    * version the working copy, when `applied`, already is the roster to send.
    */
   private async commitWaiting(branch: string, entries: readonly OutboxEntry[], applied: AppliedWaiting | null): Promise<void> {
+    if (this.pacedFor() > 0) return;
     if (await this.waitForProvisioning()) return;
     let known = this.adopted !== null;
     let record = this.adopted ?? (await this.readRecord(branch, null))!;
@@ -435,16 +438,35 @@ export class RosterSync {
     }
   }
 
+  /** The commits the budget allows now, refilled since it was last looked at. */
+  private budgetNow(): number {
+    const now = this.now();
+    this.commitBudget = Math.min(this.options.commitBurst, this.commitBudget + (now - this.budgetAt) / this.options.commitEveryMs);
+    this.budgetAt = now;
+    return this.commitBudget;
+  }
+
+  /**
+   * Whichever timer started this round (a registration's, the interval's, a
+   * retry's), no commit is made before the budget allows one: this round
+   * ends (a deliberate wait, so the sync stays ready) and the next is set
+   * for when it does. Returns that wait (ms), 0 when a commit may go now.
+   */
+  private pacedFor(): number {
+    const wait = Math.max(0, Math.ceil((1 - this.budgetNow()) * this.options.commitEveryMs));
+    if (wait === 0) return 0;
+    this.update({ lastSuccessAt: new Date(this.now()), problem: null });
+    queueMicrotask(() => this.schedule(wait));
+    return wait;
+  }
+
   /**
    * Takes a commit from the budget; returns how long until the budget allows
    * the next (ms), 0 while a burst lasts. Logged when it starts to pace.
    */
   private spendCommit(): number {
-    const now = this.now();
-    const before = Math.min(this.options.commitBurst, this.commitBudget + (now - this.budgetAt) / this.options.commitEveryMs);
-    this.commitBudget = before - 1;
-    this.budgetAt = now;
-    const wait = this.commitBudget >= 1 ? 0 : (1 - this.commitBudget) * this.options.commitEveryMs;
+    this.commitBudget = this.budgetNow() - 1;
+    const wait = this.commitBudget >= 1 ? 0 : Math.ceil((1 - this.commitBudget) * this.options.commitEveryMs);
     const wasPacing = this.pacing;
     this.pacing = wait > 0;
     if (this.pacing && !wasPacing) {

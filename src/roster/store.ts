@@ -259,7 +259,10 @@ export class RosterStore {
       const file = outboxPath(target);
       if ((await this.statOrNull(file)) === null) await this.keepLocalLearners(target, current.roster, record, file);
       const waiting = await this.waitingAfter(target, committed);
-      if (basis !== undefined && this.followedRecord() === basis) {
+      // Only while every entry, committed or waiting, is one this store applied to the working copy (a line that reached
+      // the outbox another way never was).
+      const allApplied = [...committed].every((id) => this.followedOutcomes.has(id)) && waiting.every((e) => this.followedOutcomes.has(e.id));
+      if (basis !== undefined && this.followedRecord() === basis && allApplied) {
         this.follow(record, current.roster);
         for (const id of committed) this.followedOutcomes.delete(id);
         return waiting.length;
@@ -618,16 +621,17 @@ export class RosterStore {
         this.remembered = null;
         throw error;
       }
-      // In GitHub mode the working copy is the roster of record with the outbox applied, and the outbox is flushed
-      // before anyone is told: a rename lost to a power cut leaves the last working copy, which the next sync makes
-      // whole from the outbox. So only local mode, where the file is the roster itself, flushes the folder.
-      if (!this.useOutbox) await this.syncFolder(path.dirname(target));
       const stat = await this.statOrNull();
       this.remembered = stat ? { signature: signatureOf(stat), roster } : null;
     } finally {
       this.replacing = null;
       replaced();
     }
+    // In GitHub mode the working copy is the roster of record with the outbox applied, and the outbox is flushed
+    // before anyone is told: a rename lost to a power cut leaves the last working copy, which the next sync makes
+    // whole from the outbox. So only local mode, where the file is the roster itself, flushes the folder (reads
+    // need not wait for it).
+    if (!this.useOutbox) await this.syncFolder(path.dirname(target));
   }
 
   /** Flushes the folder entry so the rename itself survives a power cut. */
