@@ -446,6 +446,11 @@ export class RosterSync {
     return this.commitBudget;
   }
 
+  /** How long until a budget of `budget` commits reaches one (ms). */
+  private budgetWait(budget: number): number {
+    return budget >= 1 ? 0 : Math.ceil((1 - budget) * this.options.commitEveryMs);
+  }
+
   /**
    * Whichever timer started this round (a registration's, the interval's, a
    * retry's), no commit is made before the budget allows one: this round
@@ -453,7 +458,7 @@ export class RosterSync {
    * for when it does. Returns that wait (ms), 0 when a commit may go now.
    */
   private pacedFor(): number {
-    const wait = Math.max(0, Math.ceil((1 - this.budgetNow()) * this.options.commitEveryMs));
+    const wait = this.budgetWait(this.budgetNow());
     if (wait === 0) return 0;
     this.update({ lastSuccessAt: new Date(this.now()), problem: null });
     queueMicrotask(() => this.schedule(wait));
@@ -466,7 +471,7 @@ export class RosterSync {
    */
   private spendCommit(): number {
     this.commitBudget = this.budgetNow() - 1;
-    const wait = this.commitBudget >= 1 ? 0 : Math.ceil((1 - this.commitBudget) * this.options.commitEveryMs);
+    const wait = this.budgetWait(this.commitBudget);
     const wasPacing = this.pacing;
     this.pacing = wait > 0;
     if (this.pacing && !wasPacing) {

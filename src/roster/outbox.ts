@@ -151,7 +151,7 @@ export function cutShortPath(outboxFile: string): string {
   return `${outboxFile}.cut-short`;
 }
 
-/** Appends and flushes `bytes` to `file`, made if need be. */
+/** Appends `parts` to `file` (made if need be) and flushes them. */
 async function appendFlushed(fs: RosterFs, file: string, parts: Buffer[]): Promise<void> {
   const expected = parts.reduce((sum, part) => sum + part.length, 0);
   const handle = await fs.open(file, 'a', 0o600);

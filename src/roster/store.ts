@@ -218,8 +218,8 @@ export class RosterStore {
   // -- The outbox (GitHub mode) --
 
   /** The changes recorded here and not yet carried by a commit to the roster of record, oldest first. */
-  pending(): Promise<OutboxEntry[]> {
-    return this.withLock((target) => this.waitingAfter(target, new Set()));
+  async pending(): Promise<OutboxEntry[]> {
+    return (await this.waitingOn(null)).entries;
   }
 
   /**
